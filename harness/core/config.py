@@ -1,0 +1,301 @@
+"""The audit's settings: one frozen ``AuditConfig``, resolved from defaults < a TOML file < flags.
+
+The TOML file is ``--config FILE``, or else the ``[tool.harness]`` table of the nearest
+``pyproject.toml`` above the working directory. Keys are the long flag names:
+
+    [tool.harness]
+    out = "audit-out"            # relative paths are relative to the file's folder
+    shape = { input_ids = "1x128" }          # or [1, 128]; "1x128:int64" sets a dtype too
+    data = "inputs.npz"
+    value = { sample_rate = 16000 }
+    device = "auto"              # cpu | cuda | auto
+    seed = 0
+    threads = 2
+    budget = "standard"          # quick | standard | thorough
+    skip = ["attention"]
+    quiet = false
+    force = false
+
+Flags override the file key by key; ``shape`` and ``value`` entries merge by input name
+and ``skip`` lists are joined. Pure parsing and validation: nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from harness.core.errors import UsageError
+
+__all__ = [
+    "BUDGETS",
+    "DEVICES",
+    "STAGE_NAMES",
+    "AuditConfig",
+    "default_out_dir",
+    "find_pyproject",
+    "parse_dims",
+    "parse_value",
+    "resolve_config",
+]
+
+Budget = Literal["quick", "standard", "thorough"]
+DeviceRequest = Literal["cpu", "cuda", "auto"]
+ScalarValue = bool | int | float
+
+BUDGETS: tuple[str, ...] = get_args(Budget)
+DEVICES: tuple[str, ...] = get_args(DeviceRequest)
+# The stages after input resolution, in pipeline order; each fills the result section of
+# the same name, and `--skip` takes these names.
+STAGE_NAMES = ("efficiency", "explanations", "attention")
+
+DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Everything that decides what an audit does; recorded whole in the result."""
+
+    model: str
+    out: Path | None = None
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    dtypes: dict[str, str] = field(default_factory=dict)  # from NAME=DIMS:DTYPE
+    data: Path | None = None
+    values: dict[str, ScalarValue] = field(default_factory=dict)
+    device: DeviceRequest = "auto"
+    seed: int = 0
+    threads: int | None = None
+    budget: Budget = "standard"
+    skip: tuple[str, ...] = ()
+    quiet: bool = False
+    force: bool = False
+    sources: tuple[str, ...] = ("defaults",)  # where the settings came from, in order
+
+    @property
+    def out_dir(self) -> Path:
+        return self.out if self.out is not None else default_out_dir(self.model)
+
+
+def default_out_dir(model: str) -> Path:
+    """``./audit-<model stem>/``: ``net.onnx`` -> audit-net, ``ref:cnn`` -> audit-cnn."""
+    if model.startswith("ref:"):
+        stem = model[4:]
+    elif ":" in model and not Path(model).suffix:
+        stem = model.rsplit(":", 1)[1]
+    else:
+        stem = Path(model).stem
+    return Path(f"audit-{stem or 'model'}")
+
+
+def parse_dims(text: str, flag: str = "--shape") -> tuple[tuple[int, ...], str | None]:
+    """``"1x3x224x224"`` -> ((1, 3, 224, 224), None); ``"1x128:int64"`` -> (..., "int64")."""
+    dims_text, _, dtype = text.strip().partition(":")
+    if dtype and dtype not in DTYPES:
+        raise UsageError(f"{flag} dtype '{dtype}' is not supported; use one of {', '.join(DTYPES)}")
+    if dims_text in ("", "scalar"):
+        return (), dtype or None
+    dims = []
+    for part in dims_text.lower().split("x"):
+        if not part.isdigit() or int(part) < 1:
+            raise UsageError(
+                f"{flag} '{text}': '{part}' is not a positive integer; "
+                "write dims like 1x3x224x224 (or 'scalar')"
+            )
+        dims.append(int(part))
+    return tuple(dims), dtype or None
+
+
+def parse_value(text: str, flag: str = "--value") -> ScalarValue:
+    """A constant from the command line: true/false, an integer, or a float."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for number in (int, float):
+        try:
+            return number(lowered)
+        except ValueError:
+            pass
+    raise UsageError(f"{flag} value '{text}' is not a number or true/false; e.g. --value sr=16000")
+
+
+def split_assignment(text: str, flag: str) -> tuple[str, str]:
+    """``"NAME=VALUE"`` -> (NAME, VALUE)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise UsageError(f"{flag} expects NAME=VALUE, got '{text}'")
+    return name.strip(), value.strip()
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` at or above ``start``."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_config(
+    model: str, flags: dict[str, Any], config_file: Path | None, cwd: Path
+) -> AuditConfig:
+    """Defaults, then the TOML file (``config_file`` or the nearest pyproject), then flags.
+
+    ``flags`` holds only the options given on the command line, already parsed by
+    :func:`settings_from_flags`.
+    """
+    config = AuditConfig(model=model)
+    table, origin = _load_table(config_file, cwd)
+    if table is not None and origin is not None:
+        file_settings = _settings_from_table(table, origin)
+        config = _merge(config, file_settings, f"file:{origin}")
+    if flags:
+        config = _merge(config, flags, "flags")
+    return config
+
+
+def settings_from_flags(
+    *,
+    out: str | None = None,
+    shape: list[str] | None = None,
+    data: str | None = None,
+    value: list[str] | None = None,
+    device: str | None = None,
+    seed: int | None = None,
+    threads: int | None = None,
+    budget: str | None = None,
+    skip: list[str] | None = None,
+    quiet: bool = False,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Command-line options as settings; options not given are left out."""
+    settings: dict[str, Any] = {}
+    if out is not None:
+        settings["out"] = Path(out)
+    if shape:
+        settings["shape"] = dict(split_assignment(s, "--shape") for s in shape)
+    if data is not None:
+        settings["data"] = Path(data)
+    if value:
+        settings["value"] = {
+            name: parse_value(v) for name, v in (split_assignment(s, "--value") for s in value)
+        }
+    optional = {"device": device, "seed": seed, "threads": threads, "budget": budget}
+    settings.update({k: v for k, v in optional.items() if v is not None})
+    if skip:
+        settings["skip"] = list(skip)
+    if quiet:
+        settings["quiet"] = True
+    if force:
+        settings["force"] = True
+    return _validated(settings, "flag")
+
+
+def _load_table(config_file: Path | None, cwd: Path) -> tuple[dict[str, Any] | None, Path | None]:
+    if config_file is not None:
+        table = _read_toml(config_file)
+        # A dedicated file may hold the settings at top level or under [tool.harness].
+        return table.get("tool", {}).get("harness", table), config_file
+    pyproject = find_pyproject(cwd)
+    if pyproject is None:
+        return None, None
+    table = _read_toml(pyproject).get("tool", {}).get("harness")
+    return table, pyproject
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise UsageError(f"config file '{path}' does not exist; check --config") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"config file '{path}' is not valid TOML: {exc}") from exc
+
+
+_KEYS = (
+    "out", "shape", "data", "value", "device", "seed", "threads", "budget", "skip", "quiet",
+    "force",
+)  # fmt: skip
+
+
+def _settings_from_table(table: dict[str, Any], origin: Path) -> dict[str, Any]:
+    unknown = sorted(set(table) - set(_KEYS))
+    if unknown:
+        raise UsageError(
+            f"config '{origin}': unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_KEYS)}"
+        )
+    settings = dict(table)
+    base = origin.parent
+    for key in ("out", "data"):
+        if key in settings:
+            settings[key] = base / _expect_type(settings[key], str, key, origin)
+    if "shape" in settings:
+        shapes = _expect_type(settings["shape"], dict, "shape", origin)
+        settings["shape"] = {name: _shape_text(v, origin) for name, v in shapes.items()}
+    return _validated(settings, f"config '{origin}':")
+
+
+def _shape_text(value: Any, origin: Path) -> str:
+    if isinstance(value, list) and all(isinstance(v, int) for v in value):
+        return "x".join(str(v) for v in value) or "scalar"
+    return str(_expect_type(value, str, "shape", origin))
+
+
+def _expect_type(value: Any, kind: type, key: str, origin: Path) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise UsageError(f"config '{origin}': '{key}' must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
+    """Check choices and ranges shared by flags and files; parse shapes."""
+    _check_choice(settings, "device", DEVICES, where)
+    _check_choice(settings, "budget", BUDGETS, where)
+    for stage in settings.get("skip", []):
+        if stage not in STAGE_NAMES:
+            raise UsageError(
+                f"{where} --skip '{stage}' is not a stage; use one of {', '.join(STAGE_NAMES)}"
+            )
+    if "threads" in settings and (
+        not isinstance(settings["threads"], int) or settings["threads"] < 1
+    ):
+        raise UsageError(f"{where} --threads must be a positive integer, got {settings['threads']}")
+    if "seed" in settings and (not isinstance(settings["seed"], int) or settings["seed"] < 0):
+        raise UsageError(f"{where} --seed must be a non-negative integer, got {settings['seed']}")
+    for key in ("quiet", "force"):
+        if key in settings and not isinstance(settings[key], bool):
+            raise UsageError(f"{where} '{key}' must be true or false, got {settings[key]!r}")
+    for name, value in settings.get("value", {}).items():
+        if not isinstance(value, bool | int | float):
+            raise UsageError(f"{where} value for '{name}' must be a number or bool, got {value!r}")
+    if "shape" in settings:
+        settings["shape"] = {
+            name: parse_dims(text, f"--shape {name}") for name, text in settings["shape"].items()
+        }
+    return settings
+
+
+def _check_choice(settings: dict[str, Any], key: str, allowed: tuple[str, ...], where: str) -> None:
+    if key in settings and settings[key] not in allowed:
+        raise UsageError(
+            f"{where} --{key} '{settings[key]}' is not allowed; use one of {', '.join(allowed)}"
+        )
+
+
+def _merge(config: AuditConfig, settings: dict[str, Any], source: str) -> AuditConfig:
+    changes: dict[str, Any] = {}
+    if "shape" in settings:
+        parsed = settings["shape"]
+        changes["shapes"] = {**config.shapes, **{n: dims for n, (dims, _) in parsed.items()}}
+        dtypes = {n: dtype for n, (_, dtype) in parsed.items() if dtype}
+        changes["dtypes"] = {**config.dtypes, **dtypes}
+    if "value" in settings:
+        changes["values"] = {**config.values, **settings["value"]}
+    if "skip" in settings:
+        changes["skip"] = tuple(dict.fromkeys((*config.skip, *settings["skip"])))
+    for key in ("out", "data", "device", "seed", "threads", "budget", "quiet", "force"):
+        if key in settings:
+            changes[key] = settings[key]
+    return replace(config, **changes, sources=(*config.sources, source))

@@ -1,0 +1,111 @@
+"""The harness's one exception tree, and the exit codes it maps to.
+
+    HarnessError                    exit 3 (base class; not raised itself)
+    ├── UsageError                  exit 2  a flag, a config key or a combination is wrong
+    │   └── OutputExistsError       exit 2  the output folder exists and --force was not given
+    ├── InputError                  exit 2  the model or data handed in cannot be audited
+    │   ├── ModelLoadError                  missing, corrupt, fails the checker, bad external data
+    │   ├── UnsupportedModelError           the runtime cannot run one of its ops
+    │   ├── InputResolutionError            inputs cannot be built (unresolved dim, missing --value)
+    │   ├── DataError                       --data does not match the model's inputs
+    │   ├── ModelOutputError                the model produced NaN or infinite outputs
+    │   └── ResultFormatError               a result.json that cannot be read or upgraded
+    ├── StageError                  exit 1  a stage could not finish; recorded as `failed`, the
+    │                                       audit goes on (the CLI never sees it)
+    └── InternalError               exit 3  a bug in the harness
+
+Third-party errors (onnx, onnxruntime, numpy, torch) are caught at the boundary where
+they happen and re-raised as one of these, ``from exc``; the CLI catches only these.
+Every message says what failed, the offending value, and what to do next.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = [
+    "DataError",
+    "ExitCode",
+    "HarnessError",
+    "InputError",
+    "InputResolutionError",
+    "InternalError",
+    "ModelLoadError",
+    "ModelOutputError",
+    "OutputExistsError",
+    "ResultFormatError",
+    "StageError",
+    "UnsupportedModelError",
+    "first_line",
+    "UsageError",
+]
+
+
+class ExitCode(IntEnum):
+    """Exit codes of ``python -m harness``; README and ``--help`` document the same table."""
+
+    OK = 0  # audit completed
+    CHECK_FAILED = 1  # audit completed, and a check or a stage failed
+    USAGE = 2  # bad usage or bad input
+    INTERNAL = 3  # internal error
+
+
+class HarnessError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class UsageError(HarnessError):
+    exit_code = ExitCode.USAGE
+
+
+class OutputExistsError(UsageError):
+    pass
+
+
+class InputError(HarnessError):
+    exit_code = ExitCode.USAGE
+
+
+class ModelLoadError(InputError):
+    pass
+
+
+class UnsupportedModelError(InputError):
+    pass
+
+
+class InputResolutionError(InputError):
+    pass
+
+
+class DataError(InputError):
+    pass
+
+
+class ModelOutputError(InputError):
+    pass
+
+
+class ResultFormatError(InputError):
+    pass
+
+
+class StageError(HarnessError):
+    exit_code = ExitCode.CHECK_FAILED
+
+
+class InternalError(HarnessError):
+    exit_code = ExitCode.INTERNAL
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of a third-party exception's message, at most 300 characters.
+
+    Used where foreign errors are mapped onto this tree: the CLI prints one line, and
+    onnx/onnxruntime messages can run to pages.
+    """
+    text = str(exc).strip() or type(exc).__name__
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), text)
+    return line if len(line) <= 300 else line[:297] + "..."

@@ -1,0 +1,211 @@
+"""``AuditResult``: the single contract between measuring and presenting.
+
+Frozen dataclasses, serialised to versioned JSON (``schema_version``). Reports and the
+gate read only this; a report can always be re-rendered from ``result.json`` alone.
+The committed JSON Schema (``harness/core/schema/result.schema.json``) describes the
+same shape; a test validates real results against it.
+
+Changing the shape: bump ``SCHEMA_VERSION``, add a step to ``_MIGRATIONS`` that upgrades
+the previous version's JSON, and update the schema file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness.core.config import STAGE_NAMES, AuditConfig
+from harness.core.errors import ResultFormatError
+from harness.core.model import ModelFormat, TensorSpec
+from harness.core.serialize import from_jsonable, to_jsonable
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "STAGE_NAMES",
+    "AuditResult",
+    "Environment",
+    "FedTensor",
+    "GpuInfo",
+    "InputsSection",
+    "ModelSummary",
+    "ObservedOutput",
+    "StageSection",
+    "migrate",
+]
+
+SCHEMA_VERSION = 1
+
+
+StageStatus = Literal["ok", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    name: str
+    memory_bytes: int | None
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The machine and software a result was measured on."""
+
+    cpu_model: str
+    physical_cores: int | None
+    logical_cores: int
+    ram_bytes: int
+    gpus: tuple[GpuInfo, ...]
+    os: str
+    python: str
+    packages: dict[str, str | None]  # distribution name -> version, None if not installed
+    onnxruntime_providers: tuple[str, ...]
+    git_commit: str | None  # of the working directory, when it is inside a git repository
+    git_dirty: bool | None
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the model is, read from the file or the module without running it."""
+
+    source: str
+    name: str
+    format: ModelFormat
+    path: str | None
+    file_bytes: int | None  # the .onnx file plus its external data
+    sha256: str | None  # of the .onnx file
+    ir_version: int | None
+    opsets: dict[str, int]  # domain ("ai.onnx" for the default one) -> version
+    producer: str | None
+    metadata: dict[str, str]  # ONNX metadata_props
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    parameter_count: int
+    parameter_bytes: int
+    node_count: int  # ONNX nodes, subgraphs included; leaf modules for PyTorch
+    op_histogram: dict[str, int]  # op type (module type for PyTorch) -> count, most first
+
+
+@dataclass(frozen=True)
+class FedTensor:
+    """One input as it was fed to the model."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    source: Literal["synthetic", "data", "value"]
+    generator: str  # how the values were made, in words: "normal(0, 1), seed 0"
+    min: float | None  # None for an empty tensor
+    max: float | None
+    mean: float | None
+
+
+@dataclass(frozen=True)
+class ObservedOutput:
+    """One output of a forward pass on the fed inputs (all finite, or the audit stops)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    min: float | None
+    max: float | None
+    mean: float | None
+
+
+@dataclass(frozen=True)
+class InputsSection:
+    tensors: tuple[FedTensor, ...]
+    dims: dict[str, int]  # every symbolic dim name -> the size it was given
+    warnings: tuple[str, ...]  # every default the harness chose for the user, in words
+    outputs: tuple[ObservedOutput, ...]
+
+
+@dataclass(frozen=True)
+class StageSection:
+    """A stage's section. Later stages extend it with their measurements."""
+
+    status: StageStatus
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    schema_version: int
+    harness_version: str
+    created_at: str  # ISO 8601, UTC
+    environment: Environment
+    config: AuditConfig
+    model: ModelSummary
+    inputs: InputsSection
+    efficiency: StageSection = field(default_factory=lambda: StageSection("skipped"))
+    explanations: StageSection = field(default_factory=lambda: StageSection("skipped"))
+    attention: StageSection = field(default_factory=lambda: StageSection("skipped"))
+
+    def stage(self, name: str) -> StageSection:
+        if name not in STAGE_NAMES:
+            raise KeyError(name)
+        section: StageSection = getattr(self, name)
+        return section
+
+    def failed_stages(self) -> tuple[str, ...]:
+        return tuple(name for name in STAGE_NAMES if self.stage(name).status == "failed")
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = to_jsonable(self)
+        return data
+
+    def to_json(self) -> str:
+        # allow_nan=False: a NaN in a result is a bug upstream, never something to write.
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditResult:
+        upgraded = migrate(data)
+        try:
+            result: AuditResult = from_jsonable(cls, upgraded)
+        except (TypeError, ValueError) as exc:
+            raise ResultFormatError(
+                f"result does not match schema version {SCHEMA_VERSION}: {exc}; "
+                "re-run the audit to regenerate it"
+            ) from exc
+        return result
+
+    @classmethod
+    def from_json(cls, text: str) -> AuditResult:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ResultFormatError(f"result is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ResultFormatError("result JSON must be an object")
+        return cls.from_dict(data)
+
+
+# version N -> function upgrading a version-N dict to version N+1.
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+_MIGRATIONS: dict[int, Migration] = {}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Upgrade a result dict of any older ``schema_version`` to the current one."""
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ResultFormatError(
+            f"result has no integer schema_version (got {version!r}); "
+            "it was not written by this harness"
+        )
+    if version > SCHEMA_VERSION:
+        raise ResultFormatError(
+            f"result schema_version {version} is newer than this harness reads "
+            f"({SCHEMA_VERSION}); upgrade model-audit-harness"
+        )
+    while version < SCHEMA_VERSION:
+        step = _MIGRATIONS.get(version)
+        if step is None:
+            raise ResultFormatError(
+                f"no upgrade from schema_version {version}; re-run the audit to regenerate it"
+            )
+        data = step(data)
+        version += 1
+        data["schema_version"] = version
+    return data

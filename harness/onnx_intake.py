@@ -1,0 +1,310 @@
+"""Load an ``.onnx`` file into a ``LoadedModel``: checked, summarised, nothing executed.
+
+Order matters: external-data locations are vetted before any data is read, so a model
+cannot make the harness open files outside its own folder; the full checker (which also
+runs strict shape inference) runs before anything trusts the graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import onnx
+
+from harness.core.errors import ModelLoadError, UnsupportedModelError, first_line
+from harness.core.model import Dim, LoadedModel, TensorSpec
+from harness.core.result import ModelSummary
+
+__all__ = ["load_onnx", "summarize_onnx"]
+
+log = logging.getLogger(__name__)
+
+# Ops that hand their first input through with the same values (dtype or layout may
+# change); token ids still index the same table on the far side of them.
+_PASS_THROUGH_OPS = {"Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity"}
+
+
+def load_onnx(source: str) -> LoadedModel:
+    path = Path(source)
+    proto = _read_proto(path)
+    _check_external_data_locations(proto, path)
+    _run_checker(path)
+    _load_external_data(proto, path)
+    initializers = {t.name for t in proto.graph.initializer}
+    index_ranges = _index_ranges(proto)
+    inputs = tuple(
+        _tensor_spec(vi, index_ranges.get(vi.name))
+        for vi in proto.graph.input
+        if vi.name not in initializers  # IR < 4 lists initializers among the inputs
+    )
+    outputs = tuple(_tensor_spec(vi, None) for vi in proto.graph.output)
+    return LoadedModel(
+        source=source,
+        name=path.stem,
+        format="onnx",
+        inputs=inputs,
+        outputs=outputs,
+        path=path,
+        onnx_proto=proto,
+    )
+
+
+def summarize_onnx(model: LoadedModel) -> ModelSummary:
+    proto = model.onnx_proto
+    path = model.path
+    assert proto is not None and path is not None  # load_onnx sets both
+    param_count, param_bytes = _initializer_totals(proto)
+    histogram = Counter(_op_name(node) for node in _all_nodes(proto.graph))
+    producer = f"{proto.producer_name} {proto.producer_version}".strip()
+    return ModelSummary(
+        source=model.source,
+        name=model.name,
+        format="onnx",
+        path=str(path),
+        file_bytes=path.stat().st_size + _external_data_bytes(proto, path),
+        sha256=_sha256(path),
+        ir_version=proto.ir_version,
+        opsets={(imp.domain or "ai.onnx"): imp.version for imp in proto.opset_import},
+        producer=producer or None,
+        metadata={p.key: p.value for p in proto.metadata_props},
+        inputs=model.inputs,
+        outputs=model.outputs,
+        parameter_count=param_count,
+        parameter_bytes=param_bytes,
+        node_count=sum(histogram.values()),
+        op_histogram=dict(sorted(histogram.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
+
+
+def _read_proto(path: Path) -> onnx.ModelProto:
+    if not path.exists():
+        raise ModelLoadError(f"model file '{path}' does not exist; check the path")
+    if not path.is_file():
+        raise ModelLoadError(f"model path '{path}' is not a file; pass the .onnx file itself")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises DecodeError, RuntimeWarning, ValueError, ...
+        raise ModelLoadError(
+            f"'{path}' is not a readable ONNX file ({type(exc).__name__}: {first_line(exc)}); "
+            "it may be truncated or not a model: re-export or re-download it"
+        ) from exc
+    if not proto.HasField("graph") or proto.ir_version == 0:
+        raise ModelLoadError(
+            f"'{path}' is not an ONNX model (no graph or IR version in it); "
+            "check that the file is the exported model"
+        )
+    return proto
+
+
+def _external_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    for tensor in onnx.external_data_helper._get_all_tensors(proto):
+        if onnx.external_data_helper.uses_external_data(tensor):
+            yield tensor
+
+
+def _external_location(tensor: onnx.TensorProto) -> str:
+    entries = {e.key: e.value for e in tensor.external_data}
+    return entries.get("location", "")
+
+
+def _check_external_data_locations(proto: onnx.ModelProto, path: Path) -> None:
+    """Allow external data only in files inside the model's own folder."""
+    folder = path.parent.resolve()
+    for tensor in _external_tensors(proto):
+        location = _external_location(tensor)
+        target = (folder / location).resolve()
+        if not location or Path(location).is_absolute() or not target.is_relative_to(folder):
+            raise ModelLoadError(
+                f"tensor '{tensor.name}' stores its data at '{location}', outside the model's "
+                f"folder '{path.parent}'; external data must sit beside the model: "
+                "move the data file there and re-save the model"
+            )
+        if not target.is_file():
+            raise ModelLoadError(
+                f"tensor '{tensor.name}' needs external data file '{location}', which is missing "
+                f"from '{path.parent}'; copy it next to the model"
+            )
+
+
+def _run_checker(path: Path) -> None:
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise ModelLoadError(
+            f"'{path}' fails the ONNX checker: {first_line(exc)}; fix the exporter's output "
+            "(onnx.checker.check_model(path, full_check=True) shows the same error)"
+        ) from exc
+    except Exception as exc:  # the checker surfaces custom-domain problems as other types
+        raise UnsupportedModelError(
+            f"'{path}' cannot be checked: {first_line(exc)}; "
+            "the harness audits models the ONNX checker accepts"
+        ) from exc
+
+
+def _load_external_data(proto: onnx.ModelProto, path: Path) -> None:
+    try:
+        onnx.external_data_helper.load_external_data_for_model(proto, str(path.parent))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"cannot read the external data of '{path}': {first_line(exc)}; "
+            "keep the data files beside the model"
+        ) from exc
+
+
+def _tensor_spec(value_info: onnx.ValueInfoProto, index_range: int | None) -> TensorSpec:
+    kind = value_info.type.WhichOneof("value")
+    if kind != "tensor_type":
+        raise UnsupportedModelError(
+            f"'{value_info.name}' is a {kind} value; the harness audits models whose inputs "
+            "and outputs are tensors: wrap the model so it takes and returns tensors"
+        )
+    tensor_type = value_info.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        raise UnsupportedModelError(
+            f"'{value_info.name}' declares no shape (not even its rank); "
+            "re-export the model with input and output shapes"
+        )
+    return TensorSpec(
+        name=value_info.name,
+        dtype=_dtype_name(tensor_type.elem_type),
+        shape=tuple(_dim(d) for d in tensor_type.shape.dim),
+        index_range=index_range,
+    )
+
+
+def _dim(dim: onnx.TensorShapeProto.Dimension) -> Dim:
+    if dim.HasField("dim_value"):
+        return int(dim.dim_value)
+    if dim.HasField("dim_param") and dim.dim_param:
+        return str(dim.dim_param)
+    return None
+
+
+def _dtype_name(elem_type: int) -> str:
+    if elem_type == onnx.TensorProto.STRING:
+        return "string"
+    if elem_type == onnx.TensorProto.BFLOAT16:
+        return "bfloat16"
+    try:
+        return str(onnx.helper.tensor_dtype_to_np_dtype(elem_type).name)
+    except (KeyError, ValueError):
+        return onnx.TensorProto.DataType.Name(elem_type).lower()
+
+
+def _index_ranges(proto: onnx.ModelProto) -> dict[str, int]:
+    """Input name -> rows of the table it indexes, for integer inputs that feed a Gather.
+
+    Follows pass-through ops (Cast, Reshape, ...) so ``ids -> Cast -> Gather`` counts. Where
+    an input indexes several tables, the smallest bounds it.
+    """
+    tables = _constant_shapes(proto)
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    ranges = {}
+    for value_info in proto.graph.input:
+        elem = value_info.type.tensor_type.elem_type
+        if elem not in _INTEGER_TYPES:
+            continue
+        rows = _gathered_rows(value_info.name, consumers, tables)
+        if rows:
+            ranges[value_info.name] = min(rows)
+    return ranges
+
+
+_INTEGER_TYPES = {
+    onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32,
+    onnx.TensorProto.INT64, onnx.TensorProto.UINT8, onnx.TensorProto.UINT16,
+    onnx.TensorProto.UINT32, onnx.TensorProto.UINT64,
+}  # fmt: skip
+
+
+def _gathered_rows(
+    name: str, consumers: dict[str, list[onnx.NodeProto]], tables: dict[str, tuple[int, ...]]
+) -> list[int]:
+    rows: list[int] = []
+    frontier, seen = [name], set()
+    while frontier:
+        tensor = frontier.pop()
+        if tensor in seen:
+            continue
+        seen.add(tensor)
+        for node in consumers.get(tensor, []):
+            if node.op_type in _PASS_THROUGH_OPS and node.input[0] == tensor:
+                frontier.extend(node.output)
+            elif node.op_type == "Gather" and len(node.input) > 1 and node.input[1] == tensor:
+                table = tables.get(node.input[0])
+                axis = _int_attribute(node, "axis", 0)
+                if table and -len(table) <= axis < len(table):
+                    rows.append(table[axis])
+    return rows
+
+
+def _constant_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    shapes = {t.name: tuple(t.dims) for t in proto.graph.initializer}
+    for node in proto.graph.node:
+        if node.op_type == "Constant":
+            for attribute in node.attribute:
+                if attribute.name == "value":
+                    shapes[node.output[0]] = tuple(attribute.t.dims)
+    return shapes
+
+
+def _int_attribute(node: onnx.NodeProto, name: str, default: int) -> int:
+    for attribute in node.attribute:
+        if attribute.name == name:
+            return int(attribute.i)
+    return default
+
+
+def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
+    """Every node, including those inside If/Loop/Scan bodies."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _all_nodes(attribute.g)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for subgraph in attribute.graphs:
+                    yield from _all_nodes(subgraph)
+
+
+def _op_name(node: onnx.NodeProto) -> str:
+    domain = node.domain if node.domain not in ("", "ai.onnx") else ""
+    return f"{domain}.{node.op_type}" if domain else node.op_type
+
+
+def _initializer_totals(proto: onnx.ModelProto) -> tuple[int, int]:
+    count = size = 0
+    for tensor in proto.graph.initializer:
+        elements = 1
+        for d in tensor.dims:
+            elements *= d
+        count += elements
+        size += elements * _itemsize(tensor.data_type)
+    return count, size
+
+
+def _itemsize(data_type: int) -> int:
+    try:
+        return int(onnx.helper.tensor_dtype_to_np_dtype(data_type).itemsize)
+    except (KeyError, ValueError, TypeError):
+        return 0  # strings and exotic types: no fixed size to report
+
+
+def _external_data_bytes(proto: onnx.ModelProto, path: Path) -> int:
+    locations = {_external_location(t) for t in _external_tensors(proto)}
+    return sum((path.parent / loc).stat().st_size for loc in locations if loc)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
