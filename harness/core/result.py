@@ -135,6 +135,7 @@ class AuditResult:
     created_at: str  # ISO 8601, UTC
     environment: Environment
     config: AuditConfig
+    device: Literal["cpu", "cuda"]  # what --device resolved to on this machine
     model: ModelSummary
     inputs: InputsSection
     efficiency: StageSection = field(default_factory=lambda: StageSection("skipped"))

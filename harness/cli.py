@@ -1,0 +1,182 @@
+"""``python -m harness``: a thin command line over the library.
+
+It parses flags, calls the pipeline, prints progress on stderr and maps the harness's
+errors to one line and an exit code. It imports nothing heavy until a command runs, so
+``--help`` and ``--version`` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from harness._version import __version__
+from harness.core.config import BUDGETS, DEVICES, STAGE_NAMES
+from harness.core.errors import ExitCode, HarnessError, first_line
+
+__all__ = ["main"]
+
+EXIT_CODES = """\
+exit codes:
+  0  audit completed
+  1  audit completed and a check or a stage failed
+  2  bad usage or bad input (missing or corrupt model, unresolvable input, bad --data)
+  3  internal error (a bug in the harness: please report it with --debug output)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="harness",
+        description="Audit a model before it ships: efficiency, explanations, attention.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_audit(commands)
+    return parser
+
+
+def _add_audit(commands: Any) -> None:
+    audit = commands.add_parser(
+        "audit",
+        help="audit a model and write report.html + result.json",
+        description="Audit MODEL: an .onnx file, ref:NAME (a bundled reference model) or "
+        "package.module:factory (a callable returning a torch.nn.Module).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    audit.add_argument("model", metavar="MODEL")
+    audit.add_argument("--out", metavar="DIR", help="output folder (default ./audit-<stem>/)")
+    audit.add_argument(
+        "--shape",
+        action="append",
+        metavar="NAME=DIMS",
+        help="an input's shape, e.g. input_ids=1x128 (optionally :DTYPE); repeatable",
+    )
+    audit.add_argument(
+        "--data", metavar="FILE", help=".npz keyed by input name, or .npy for one input"
+    )
+    audit.add_argument(
+        "--value",
+        action="append",
+        metavar="NAME=V",
+        help="fill an input with a constant (scalars, recurrent state); repeatable",
+    )
+    audit.add_argument("--device", choices=DEVICES, help="default auto: CUDA when usable")
+    audit.add_argument("--seed", type=int, metavar="N", help="seed of synthetic inputs (0)")
+    audit.add_argument("--threads", type=int, metavar="N", help="runtime threads (default all)")
+    audit.add_argument("--budget", choices=BUDGETS, help="time the audit may spend (standard)")
+    audit.add_argument(
+        "--skip",
+        action="append",
+        choices=STAGE_NAMES,
+        metavar="STAGE",
+        help=f"skip a stage: {', '.join(STAGE_NAMES)}; repeatable",
+    )
+    audit.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML settings (default: "
+        "[tool.harness] of the nearest pyproject.toml); flags override it",
+    )
+    audit.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    audit.add_argument("--force", action="store_true", help="replace an existing --out")
+    audit.add_argument("--debug", action="store_true", help="show tracebacks")
+    audit.set_defaults(handler=_run_audit)
+
+
+def _run_audit(args: argparse.Namespace) -> int:
+    from harness.core.config import resolve_config, settings_from_flags
+    from harness.pipeline import audit
+
+    flags = settings_from_flags(
+        out=args.out,
+        shape=args.shape,
+        data=args.data,
+        value=args.value,
+        device=args.device,
+        seed=args.seed,
+        threads=args.threads,
+        budget=args.budget,
+        skip=args.skip,
+        quiet=args.quiet,
+        force=args.force,
+    )
+    config_file = Path(args.config) if args.config else None
+    config = resolve_config(args.model, flags, config_file, Path.cwd())
+    terminal = _Terminal(quiet=config.quiet)
+    result, out = audit(config, terminal.progress)
+    for warning in result.inputs.warnings:
+        terminal.warn(warning)
+    print(f"wrote {out / 'report.html'} and {out / 'result.json'}")
+    failed = result.failed_stages()
+    if failed:
+        terminal.warn(f"stage(s) failed: {', '.join(failed)} (see the report)")
+        return ExitCode.CHECK_FAILED
+    return ExitCode.OK
+
+
+class _Terminal:
+    """Progress and warnings on stderr, through rich when it is installed."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.console import Console
+
+        self.quiet = quiet
+        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def progress(self, step: str, event: str, detail: str) -> None:
+        if self.quiet:
+            return
+        if event == "start":
+            self.console.print(f"[bold]{step:>12}[/] {detail} ...", markup=True)
+        else:
+            self.console.print(f"[bold]{step:>12}[/] {detail}", markup=True)
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(f"[yellow]warning:[/] {_escape(message)}", markup=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        code: int = args.handler(args)
+        return code
+    except HarnessError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"InternalError: {type(exc).__name__}: {first_line(exc)} "
+            "(a bug in the harness; rerun with --debug and report the traceback)",
+            file=sys.stderr,
+        )
+        return int(ExitCode.INTERNAL)

@@ -1,0 +1,130 @@
+"""Binding symbolic dimensions to sizes, shared across all of a model's inputs.
+
+Order of evidence: ``--data`` arrays, then ``--shape``, then documented defaults by the
+dim's name. A default other than the batch size is recorded as a warning in the result:
+the harness says what it chose, it never guesses silently.
+
+Defaults (README documents the same table):
+
+    name matches                        size   warning
+    batch, batch_size, n, b, bs           1      no
+    sequence, seq, len, length, tokens,  128     yes
+      time, steps, frames, positions
+    height, width, h, w, size            224     yes
+    any other name, on axis 0              1     yes  (taken as the batch dim)
+    anything else                         error: pass --shape
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from harness.core.errors import DataError, InputResolutionError, UsageError
+from harness.core.model import TensorSpec, shape_text
+
+__all__ = ["DEFAULT_SEQUENCE", "DEFAULT_SPATIAL", "DimBinder"]
+
+DEFAULT_SEQUENCE = 128
+DEFAULT_SPATIAL = 224
+
+_BATCH_NAMES = re.compile(r"^(batch|batch_?size|n|b|bs|num_?samples)$", re.IGNORECASE)
+_SEQUENCE_NAMES = re.compile(
+    r"(seq|sequence|len|length|token|time|step|frame|position)", re.IGNORECASE
+)
+_SPATIAL_NAMES = re.compile(r"^(h|w|height|width|size|img_?size)$|height|width", re.IGNORECASE)
+
+
+@dataclass
+class DimBinder:
+    """Symbolic dim name -> size, and the warnings for every default chosen."""
+
+    sizes: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    # The pipeline lowers this when the model rejects the default (a position table with
+    # fewer rows, say); ``sequence_defaulted`` tells it whether a retry can help.
+    sequence_default: int = DEFAULT_SEQUENCE
+    sequence_defaulted: bool = False
+
+    def bind_given(self, spec: TensorSpec, given: tuple[int, ...], origin: str) -> None:
+        """Check ``given`` (from --shape or --data) against the declared shape and bind it."""
+        error = DataError if origin == "--data" else UsageError
+        if len(given) != spec.rank:
+            raise error(
+                f"input '{spec.name}' expects {spec.rank} dims ({spec.shape_text()}), "
+                f"{origin} gives {len(given)} ({shape_text(given)}); "
+                f"give {spec.rank} dims, e.g. --shape {spec.name}={self.example(spec)}"
+            )
+        for axis, (declared, size) in enumerate(zip(spec.shape, given, strict=True)):
+            self._bind_one(spec, axis, declared, size, origin, error)
+
+    def _bind_one(
+        self,
+        spec: TensorSpec,
+        axis: int,
+        declared: int | str | None,
+        size: int,
+        origin: str,
+        error: type[UsageError] | type[DataError],
+    ) -> None:
+        where = f"input '{spec.name}' dim {axis}"
+        if isinstance(declared, int) and declared != size:
+            raise error(
+                f"{where} is fixed at {declared} ({spec.shape_text()}), {origin} gives "
+                f"{size}; the model cannot take another size there"
+            )
+        if isinstance(declared, str):
+            bound = self.sizes.setdefault(declared, size)
+            if bound != size:
+                raise error(
+                    f"{where} is '{declared}', already {bound} from another input, but "
+                    f"{origin} gives {size}; inputs sharing a dim name must agree"
+                )
+
+    def resolve(self, spec: TensorSpec) -> tuple[int, ...]:
+        """The concrete shape of ``spec``, taking defaults where nothing bound a dim."""
+        return tuple(self._resolve_dim(spec, axis, d) for axis, d in enumerate(spec.shape))
+
+    def _resolve_dim(self, spec: TensorSpec, axis: int, declared: int | str | None) -> int:
+        if isinstance(declared, int):
+            return declared
+        if declared is not None and declared in self.sizes:
+            return self.sizes[declared]
+        size, warning = _default_size(declared, axis)
+        if size == DEFAULT_SEQUENCE and warning:
+            size, self.sequence_defaulted = self.sequence_default, True
+        if size is None:
+            label = f"'{declared}'" if declared else "unnamed and dynamic"
+            raise InputResolutionError(
+                f"input '{spec.name}' dim {axis} ({label}) of {spec.shape_text()} has no "
+                f"default size; pass --shape {spec.name}={self.example(spec)}"
+            )
+        if warning:
+            self.warnings.append(
+                f"input '{spec.name}' dim {axis} ({declared or 'unnamed'}) set to {size} "
+                f"by default ({warning}); pass --shape {spec.name}=... to choose"
+            )
+        if declared is not None:
+            self.sizes[declared] = size
+        return size
+
+    def example(self, spec: TensorSpec) -> str:
+        """A --shape value for ``spec`` with what is known filled in and N elsewhere."""
+        parts = []
+        for d in spec.shape:
+            known = d if isinstance(d, int) else self.sizes.get(d) if d else None
+            parts.append(str(known) if known is not None else "N")
+        return "x".join(parts) or "scalar"
+
+
+def _default_size(name: str | None, axis: int) -> tuple[int | None, str]:
+    """The documented default for a dim, and why (empty when no warning is due)."""
+    if name and _BATCH_NAMES.match(name):
+        return 1, ""
+    if name and _SEQUENCE_NAMES.search(name):
+        return DEFAULT_SEQUENCE, "a sequence length"
+    if name and _SPATIAL_NAMES.search(name):
+        return DEFAULT_SPATIAL, "an image side"
+    if axis == 0:
+        return 1, "axis 0 taken as the batch dim"
+    return None, ""

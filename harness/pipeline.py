@@ -1,0 +1,139 @@
+"""The audit, start to finish: load -> resolve inputs -> forward pass -> stages -> result.
+
+``run_audit`` measures and returns an ``AuditResult``; ``write_outputs`` renders it;
+``audit`` joins them with atomic output. Progress is reported through a callback so the
+library never prints (the CLI owns the terminal).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness._version import __version__
+from harness.core.config import STAGE_NAMES, AuditConfig
+from harness.core.result import SCHEMA_VERSION, AuditResult, InputsSection, StageSection
+from harness.dims import DEFAULT_SEQUENCE
+from harness.output import REPORT_FILE, RESULT_FILE, check_output_dir, staged_output_dir
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from harness.core.model import LoadedModel
+    from harness.device import Device
+    from harness.inputs import ResolvedInputs
+
+__all__ = ["Progress", "audit", "run_audit", "write_outputs"]
+
+# progress(step, event, detail): event is "start" or "done"; detail is what is being done,
+# or on "done" the outcome ("ok 0.42 s", "skipped: not implemented").
+_MIN_SEQUENCE = 8
+
+Progress = Callable[[str, str, str], None]
+
+
+def _silent(step: str, event: str, detail: str) -> None:
+    pass
+
+
+@contextmanager
+def _step(progress: Progress, step: str, detail: str) -> Iterator[None]:
+    progress(step, "start", detail)
+    started = time.perf_counter()
+    yield
+    progress(step, "done", f"ok {time.perf_counter() - started:.2f} s")
+
+
+def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
+    """Measure ``config.model``; raises the harness's errors on bad input."""
+    from harness.device import resolve_device
+    from harness.environment import collect_environment
+    from harness.forward import observe_outputs
+    from harness.intake import load_model, summarize_model
+    from harness.stages import AuditContext, run_stage
+
+    created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    with _step(progress, "load", f"loading {config.model}"):
+        model = load_model(config)
+        summary = summarize_model(model)
+        device = resolve_device(config.device, model.format)
+    with _step(progress, "inputs", "resolving inputs and running one forward pass"):
+        inputs, outputs = _resolve_and_run(model, config, device)
+    context = AuditContext(config, model, summary, inputs, device)
+    sections: dict[str, StageSection] = {}
+    for name in STAGE_NAMES:
+        progress(name, "start", "running")
+        sections[name] = run_stage(name, context)
+        progress(name, "done", _outcome(sections[name]))
+    return AuditResult(
+        schema_version=SCHEMA_VERSION,
+        harness_version=__version__,
+        created_at=created_at,
+        environment=collect_environment(),
+        config=config,
+        device=device,
+        model=summary,
+        inputs=InputsSection(
+            tensors=inputs.tensors,
+            dims=inputs.dims,
+            warnings=inputs.warnings,
+            outputs=observe_outputs(outputs),
+        ),
+        **sections,
+    )
+
+
+def _resolve_and_run(
+    model: LoadedModel, config: AuditConfig, device: Device
+) -> tuple[ResolvedInputs, dict[str, np.ndarray]]:
+    """Resolve inputs and run them once. A defaulted sequence length the model rejects
+    (a position table shorter than the default, say) is halved until it runs, and the
+    result says so."""
+    from harness.core.errors import InputResolutionError
+    from harness.forward import run_forward
+    from harness.inputs import resolve_inputs
+
+    length = DEFAULT_SEQUENCE
+    while True:
+        inputs = resolve_inputs(model, config, sequence_default=length)
+        try:
+            outputs = run_forward(model, inputs.arrays, device, config.threads)
+        except InputResolutionError:
+            if not inputs.sequence_defaulted or length <= _MIN_SEQUENCE:
+                raise
+            length //= 2
+            continue
+        if length != DEFAULT_SEQUENCE:
+            note = (
+                f"the model fails with the default sequence length {DEFAULT_SEQUENCE}; "
+                f"the harness used {length}, the longest power of two that ran"
+            )
+            inputs = replace(inputs, warnings=(*inputs.warnings, note))
+        return inputs, outputs
+
+
+def _outcome(section: StageSection) -> str:
+    return section.status + (f": {section.reason}" if section.reason else "")
+
+
+def write_outputs(result: AuditResult, folder: Path) -> None:
+    """``result.json`` and ``report.html`` into ``folder`` (which must exist)."""
+    from reports import render_report
+
+    (folder / RESULT_FILE).write_text(result.to_json(), encoding="utf-8")
+    (folder / REPORT_FILE).write_text(render_report(result), encoding="utf-8")
+
+
+def audit(config: AuditConfig, progress: Progress = _silent) -> tuple[AuditResult, Path]:
+    """Run the audit and write its outputs atomically; returns the result and the folder."""
+    out = config.out_dir
+    check_output_dir(out, config.force)  # fail before minutes of work, not after
+    result = run_audit(config, progress)
+    with _step(progress, "write", f"writing {out}"), staged_output_dir(out, config.force) as tmp:
+        write_outputs(result, tmp)
+    return result, out

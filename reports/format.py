@@ -1,0 +1,111 @@
+"""Small pure formatters for the report, registered as Jinja filters by ``render``.
+
+Each takes a value straight from ``AuditResult`` and returns display text; ``None``
+(a value the audit could not measure or the model does not declare) becomes ``—``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.core.config import AuditConfig
+from harness.core.model import Dim, shape_text
+
+__all__ = [
+    "MISSING",
+    "config_rows",
+    "human_bytes",
+    "or_dash",
+    "plain",
+    "shape",
+    "sig4",
+    "thousands",
+    "yes_no",
+]
+
+MISSING = "—"
+
+_BINARY_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(n: int | None) -> str:
+    """1536 -> ``1.5 KiB``; under 1 KiB exact (``512 B``); binary units, one decimal."""
+    if n is None:
+        return MISSING
+    if abs(n) < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in _BINARY_UNITS:
+        value /= 1024
+        # Step up while the rounded value would read 1024.0 of this unit.
+        if round(abs(value), 1) < 1024 or unit == _BINARY_UNITS[-1]:
+            return f"{value:.1f} {unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def thousands(n: int | None) -> str:
+    """1234567 -> ``1,234,567``."""
+    if n is None:
+        return MISSING
+    return f"{n:,}"
+
+
+def sig4(x: float | None) -> str:
+    """A float to 4 significant digits: 3.14159 -> ``3.142``, 123456.0 -> ``1.235e+05``."""
+    if x is None:
+        return MISSING
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:.4g}"
+
+
+def or_dash(value: Any) -> Any:
+    """``None`` or an empty string -> ``—``; anything else unchanged."""
+    return MISSING if value is None or value == "" else value
+
+
+def yes_no(flag: bool | None) -> str:
+    if flag is None:
+        return MISSING
+    return "yes" if flag else "no"
+
+
+def plain(value: Any) -> str:
+    """Any config value as one line of text: paths, flags, lists and mappings."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={plain(v)}" for k, v in value.items()) or MISSING
+    if isinstance(value, tuple | list):
+        return ", ".join(plain(v) for v in value) or MISSING
+    return str(value)
+
+
+def shape(dims: tuple[Dim, ...]) -> str:
+    """``batchx1x28x28``; see :func:`harness.core.model.shape_text`."""
+    return shape_text(dims)
+
+
+def config_rows(config: AuditConfig) -> list[tuple[str, str]]:
+    """Every field of the resolved config as (name, text), in declaration order."""
+    rows = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.name == "shapes":
+            text = ", ".join(f"{k}={shape_text(v)}" for k, v in value.items()) or MISSING
+        elif field.name == "sources":
+            text = " → ".join(value) or MISSING
+        else:
+            text = plain(value)
+        rows.append((field.name, text))
+    return rows
