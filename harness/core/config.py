@@ -22,6 +22,7 @@ and ``skip`` lists are joined. Pure parsing and validation: nothing here imports
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -82,7 +83,7 @@ def default_out_dir(model: str) -> Path:
     """``./audit-<model stem>/``: ``net.onnx`` -> audit-net, ``ref:cnn`` -> audit-cnn."""
     if model.startswith("ref:"):
         stem = model[4:]
-    elif ":" in model and not Path(model).suffix:
+    elif ":" in model and model.rsplit(":", 1)[1].isidentifier():  # pkg.mod:factory
         stem = model.rsplit(":", 1)[1]
     else:
         stem = Path(model).stem
@@ -98,7 +99,7 @@ def parse_dims(text: str, flag: str = "--shape") -> tuple[tuple[int, ...], str |
         return (), dtype or None
     dims = []
     for part in dims_text.lower().split("x"):
-        if not part.isdigit() or int(part) < 1:
+        if not (part.isascii() and part.isdigit()) or int(part) < 1:
             raise UsageError(
                 f"{flag} '{text}': '{part}' is not a positive integer; "
                 "write dims like 1x3x224x224 (or 'scalar')"
@@ -221,6 +222,7 @@ _KEYS = (
 
 
 def _settings_from_table(table: dict[str, Any], origin: Path) -> dict[str, Any]:
+    _expect_type(table, dict, "tool.harness", origin)
     unknown = sorted(set(table) - set(_KEYS))
     if unknown:
         raise UsageError(
@@ -234,6 +236,9 @@ def _settings_from_table(table: dict[str, Any], origin: Path) -> dict[str, Any]:
     if "shape" in settings:
         shapes = _expect_type(settings["shape"], dict, "shape", origin)
         settings["shape"] = {name: _shape_text(v, origin) for name, v in shapes.items()}
+    for key, kind in (("value", dict), ("skip", list)):
+        if key in settings:
+            _expect_type(settings[key], kind, key, origin)
     return _validated(settings, f"config '{origin}':")
 
 
@@ -258,23 +263,27 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
             raise UsageError(
                 f"{where} --skip '{stage}' is not a stage; use one of {', '.join(STAGE_NAMES)}"
             )
-    if "threads" in settings and (
-        not isinstance(settings["threads"], int) or settings["threads"] < 1
-    ):
+    if "threads" in settings and (not _is_int(settings["threads"]) or settings["threads"] < 1):
         raise UsageError(f"{where} --threads must be a positive integer, got {settings['threads']}")
-    if "seed" in settings and (not isinstance(settings["seed"], int) or settings["seed"] < 0):
+    if "seed" in settings and (not _is_int(settings["seed"]) or settings["seed"] < 0):
         raise UsageError(f"{where} --seed must be a non-negative integer, got {settings['seed']}")
     for key in ("quiet", "force"):
         if key in settings and not isinstance(settings[key], bool):
             raise UsageError(f"{where} '{key}' must be true or false, got {settings[key]!r}")
     for name, value in settings.get("value", {}).items():
-        if not isinstance(value, bool | int | float):
-            raise UsageError(f"{where} value for '{name}' must be a number or bool, got {value!r}")
+        if not isinstance(value, bool | int | float) or not math.isfinite(value):
+            raise UsageError(
+                f"{where} value for '{name}' must be a finite number or bool, got {value!r}"
+            )
     if "shape" in settings:
         settings["shape"] = {
             name: parse_dims(text, f"--shape {name}") for name, text in settings["shape"].items()
         }
     return settings
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_choice(settings: dict[str, Any], key: str, allowed: tuple[str, ...], where: str) -> None:

@@ -36,8 +36,8 @@ __all__ = [
     "ResultFormatError",
     "StageError",
     "UnsupportedModelError",
-    "first_line",
     "UsageError",
+    "first_line",
 ]
 
 

@@ -176,9 +176,15 @@ class AuditResult:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ResultFormatError(f"result is not valid JSON: {exc}") from exc
+            raise ResultFormatError(
+                f"result is not valid JSON: {exc}; pass the result.json an audit wrote, "
+                "or re-run the audit to regenerate it"
+            ) from exc
         if not isinstance(data, dict):
-            raise ResultFormatError("result JSON must be an object")
+            raise ResultFormatError(
+                f"result JSON must be an object, got {type(data).__name__}; "
+                "pass the result.json an audit wrote"
+            )
         return cls.from_dict(data)
 
 
