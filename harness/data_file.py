@@ -8,6 +8,7 @@ the input, what was expected and what was given, instead of an onnxruntime error
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +48,12 @@ def _load(path: Path, expected: tuple[TensorSpec, ...]) -> dict[str, np.ndarray]
         raise UsageError(f"--data must be an .npz or .npy file, got '{path.name}'")
     try:
         # allow_pickle=False: a data file must never run code.
-        with np.load(path, allow_pickle=False) as loaded:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):  # an .npy: not a context manager
             return _arrays_from(loaded, path, expected)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        with loaded:
+            return _arrays_from(loaded, path, expected)
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise DataError(
             f"--data '{path}' cannot be read as {suffix} ({first_line(exc)}); "
             "write it with numpy.savez or numpy.save"
@@ -71,7 +75,13 @@ def _arrays_from(loaded: object, path: Path, expected: tuple[TensorSpec, ...]) -
 
 def validate_array(spec: TensorSpec, array: np.ndarray, binder: DimBinder) -> None:
     """Raise DataError unless ``array`` can be fed as ``spec``; binds its symbolic dims."""
-    if array.dtype != np.dtype(spec.dtype):
+    try:
+        expected = np.dtype(spec.dtype)
+    except TypeError as exc:  # "string", "bfloat16": no numpy dtype to feed
+        raise DataError(
+            f"input '{spec.name}' has dtype {spec.dtype}, which the harness cannot feed"
+        ) from exc
+    if array.dtype != expected:
         raise DataError(
             f"input '{spec.name}' expects {spec.dtype}, --data gives {array.dtype}; "
             f"cast it with .astype(numpy.{spec.dtype})"

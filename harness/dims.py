@@ -50,10 +50,14 @@ class DimBinder:
         """Check ``given`` (from --shape or --data) against the declared shape and bind it."""
         error = DataError if origin == "--data" else UsageError
         if len(given) != spec.rank:
+            fix = (
+                f"reshape the array to {spec.rank} dims (add a batch axis?)"
+                if origin == "--data"
+                else f"give {spec.rank} dims, e.g. --shape {spec.name}={self.example(spec)}"
+            )
             raise error(
                 f"input '{spec.name}' expects {spec.rank} dims ({spec.shape_text()}), "
-                f"{origin} gives {len(given)} ({shape_text(given)}); "
-                f"give {spec.rank} dims, e.g. --shape {spec.name}={self.example(spec)}"
+                f"{origin} gives {len(given)} ({shape_text(given)}); {fix}"
             )
         for axis, (declared, size) in enumerate(zip(spec.shape, given, strict=True)):
             self._bind_one(spec, axis, declared, size, origin, error)

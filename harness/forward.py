@@ -58,7 +58,10 @@ def create_onnx_session(model: LoadedModel, device: Device, threads: int | None)
 
 def _session_error(model: LoadedModel, exc: Exception) -> Exception:
     message = first_line(exc)
-    if type(exc).__name__ == "NotImplemented" or "Could not find an implementation" in message:
+    if type(exc).__name__ == "NotImplemented" or any(
+        marker in message
+        for marker in ("Could not find an implementation", "is not a registered function/op")
+    ):
         return UnsupportedModelError(
             f"onnxruntime cannot run {model.name}: {message}; the op or its version is not "
             "implemented by this onnxruntime (upgrade it, or re-export with another opset)"

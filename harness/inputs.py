@@ -108,7 +108,7 @@ def _from_data(
 def _constant(
     spec: TensorSpec, binder: DimBinder, value: ScalarValue
 ) -> tuple[np.ndarray, FedTensor]:
-    dtype = np.dtype(spec.dtype)
+    dtype = _numpy_dtype(spec)
     _check_value_fits(spec, dtype, value)
     array = np.full(binder.resolve(spec), value, dtype=dtype)
     return array, _record(spec, array, "value", f"constant {value} (--value)")
@@ -123,7 +123,11 @@ def _check_value_fits(spec: TensorSpec, dtype: np.dtype, value: ScalarValue) -> 
             and not isinstance(value, bool)
             and np.iinfo(dtype).min <= value <= np.iinfo(dtype).max
         )
-        or (dtype.kind == "f" and not isinstance(value, bool))
+        or (
+            dtype.kind == "f"
+            and not isinstance(value, bool)
+            and abs(value) <= float(np.finfo(dtype).max)  # 1e10 as float16 would be inf
+        )
     )
     if not fits:
         raise UsageError(
@@ -149,7 +153,7 @@ def synthetic_array(
     spec: TensorSpec, shape: tuple[int, ...], seed: int
 ) -> tuple[np.ndarray, str, str | None]:
     """Values for ``spec`` by dtype and role: (array, how in words, warning or None)."""
-    dtype = np.dtype(spec.dtype)
+    dtype = _numpy_dtype(spec)
     # One stream per input name: adding an input does not change the others' values.
     rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
     lowered = spec.name.lower()
@@ -172,6 +176,16 @@ def synthetic_array(
             f"synthesise; pass --data with an array for it"
         )
     return _synthetic_integers(spec, shape, dtype, rng, seed)
+
+
+def _numpy_dtype(spec: TensorSpec) -> np.dtype:
+    try:
+        return np.dtype(spec.dtype)
+    except TypeError as exc:  # "string", "bfloat16": no numpy dtype to build
+        raise InputResolutionError(
+            f"input '{spec.name}' has dtype {spec.dtype}, which the harness cannot "
+            f"synthesise or feed; the model cannot be audited with such an input"
+        ) from exc
 
 
 def _synthetic_integers(
