@@ -14,7 +14,7 @@ from harness.forward import run_forward
 from harness.inputs import resolve_inputs
 from harness.intake import load_model, summarize_model
 
-BUNDLED_CNN = Path(__file__).resolve().parents[1] / "models" / "artifacts" / "cnn_digits.onnx"
+BUNDLED_CNN = Path(__file__).resolve().parents[1] / "models" / "zoo" / "cnn_digits.onnx"
 
 
 @pytest.mark.benchmark(group="intake")

@@ -16,8 +16,8 @@ def readme_commands() -> list[str]:
 
 def test_readme_has_an_audit_command_and_a_test_command():
     audit, tests = readme_commands()
-    assert "-m harness audit models/artifacts/cnn_digits.onnx" in audit
-    assert (REPO / "models" / "artifacts" / "cnn_digits.onnx").is_file()
+    assert "-m harness audit models/zoo/cnn_digits.onnx" in audit
+    assert (REPO / "models" / "zoo" / "cnn_digits.onnx").is_file()
     assert tests.endswith("python -m pytest -q")
 
 

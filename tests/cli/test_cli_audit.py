@@ -128,7 +128,7 @@ def test_recurrent_state_defaults_to_zeros_with_a_warning(shelf, tmp_path):
 
 def test_bundled_reference_cnn(tmp_path):
     onnx_out, ref_out = tmp_path / "onnx", tmp_path / "ref"
-    bundled = REPO / "models" / "artifacts" / "cnn_digits.onnx"
+    bundled = REPO / "models" / "zoo" / "cnn_digits.onnx"
     assert audit([str(bundled), "--out", str(onnx_out)]) == 0
     assert audit(["ref:cnn", "--out", str(ref_out)]) == 0
     onnx_result, ref_result = load_result(onnx_out), load_result(ref_out)

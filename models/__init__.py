@@ -1,0 +1,114 @@
+"""The reference models: a registry of small, committed, reproducible models to audit.
+
+Each entry names its module, its tensor specs and its artifacts under ``models/zoo/``
+(weights, ONNX export, JSON card), which ``python -m models train NAME`` writes. Importing
+this package is cheap: torch is imported only when a module is built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.core.errors import ModelLoadError, UsageError, first_line
+from harness.core.model import TensorSpec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["ARTIFACTS_DIR", "ReferenceModel", "get_reference", "reference_names"]
+
+ARTIFACTS_DIR = Path(__file__).resolve().parent / "zoo"
+
+# What torch.load and load_state_dict raise on a truncated, corrupt or mismatched file.
+_LOAD_ERRORS = (OSError, EOFError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError)
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    """One reference model: what it takes and gives, and where its artifacts live."""
+
+    name: str
+    description: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    weights_file: str
+    onnx_file: str
+    card_file: str
+    task: str  # the data set it is trained on; written into the card and the ONNX metadata
+    module_factory: str  # "package.module:callable" returning a fresh, untrained nn.Module
+
+    @property
+    def weights_path(self) -> Path:
+        return ARTIFACTS_DIR / self.weights_file
+
+    @property
+    def onnx_path(self) -> Path:
+        return ARTIFACTS_DIR / self.onnx_file
+
+    @property
+    def card_path(self) -> Path:
+        return ARTIFACTS_DIR / self.card_file
+
+    def new_module(self) -> nn.Module:
+        """A fresh module with initial (untrained) weights."""
+        module_name, _, attribute = self.module_factory.partition(":")
+        factory = getattr(importlib.import_module(module_name), attribute)
+        module: nn.Module = factory()
+        return module
+
+    def build(self) -> nn.Module:
+        """The module with its committed weights loaded, in eval mode."""
+        import torch
+
+        path = self.weights_path
+        retrain = f"run `python -m models train {self.name}` to create it"
+        if not path.is_file():
+            raise ModelLoadError(
+                f"reference model '{self.name}': weights file {path} not found; {retrain}"
+            )
+        module = self.new_module()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            module.load_state_dict(state)
+        except _LOAD_ERRORS as exc:
+            raise ModelLoadError(
+                f"reference model '{self.name}': cannot load weights {path}: "
+                f"{first_line(exc)}; {retrain}"
+            ) from exc
+        return module.eval()
+
+
+_REGISTRY: dict[str, ReferenceModel] = {
+    "cnn": ReferenceModel(
+        name="cnn",
+        description="two conv blocks and a two-layer head; 28x28 grey digits -> 10 logits",
+        inputs=(TensorSpec("pixels", "float32", ("batch", 1, 28, 28)),),
+        outputs=(TensorSpec("logits", "float32", ("batch", 10)),),
+        weights_file="cnn_digits.pt",
+        onnx_file="cnn_digits.onnx",
+        card_file="cnn_digits.json",
+        task="digits",
+        module_factory="models.cnn:DigitsCNN",
+    ),
+}
+
+
+def reference_names() -> tuple[str, ...]:
+    """The registered reference models, sorted."""
+    return tuple(sorted(_REGISTRY))
+
+
+def get_reference(name: str) -> ReferenceModel:
+    """The reference model called ``name``; ``UsageError`` when there is none."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(reference_names())
+        raise UsageError(
+            f"unknown reference model {name!r}; known: {known}; "
+            "run `python -m models list` to see them"
+        ) from None
