@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.core.errors import ModelLoadError, UsageError, first_line
 from harness.core.model import TensorSpec
+from models.train import Objective, TrainConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -40,6 +41,11 @@ class ReferenceModel:
     card_file: str
     task: str  # the data set it is trained on; written into the card and the ONNX metadata
     module_factory: str  # "package.module:callable" returning a fresh, untrained nn.Module
+    objective: Objective = "classification"
+    # Test accuracy at least this (classification), or mean-image MSE / model MSE at least
+    # this (reconstruction); a retrained model below it is not written.
+    quality_floor: float = 0.0
+    train_config: TrainConfig = field(default_factory=TrainConfig)
 
     @property
     def weights_path(self) -> Path:
@@ -93,6 +99,8 @@ _REGISTRY: dict[str, ReferenceModel] = {
         card_file="cnn_digits.json",
         task="digits",
         module_factory="models.cnn:DigitsCNN",
+        quality_floor=0.97,
+        train_config=TrainConfig(epochs=20, learning_rate=2e-3),
     ),
 }
 

@@ -23,10 +23,6 @@ from models import ARTIFACTS_DIR, get_reference, reference_names
 
 logger = logging.getLogger("models")
 
-# A retrained reference model below this test accuracy is not committed.
-MIN_TEST_ACCURACY = {"cnn": 0.97}
-TRAINABLE = tuple(MIN_TEST_ACCURACY)
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
@@ -51,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the reference models and their artifacts")
     train = commands.add_parser("train", help="retrain a reference model, rewrite its artifacts")
-    train.add_argument("name", choices=TRAINABLE)
+    train.add_argument("name", choices=reference_names())
     train.add_argument("--epochs", type=_positive_int, help="override the default epoch count")
     train.add_argument("--quiet", action="store_true", help="log warnings only")
     train.add_argument(
@@ -71,41 +67,58 @@ def _positive_int(text: str) -> int:
 
 
 def _list() -> int:
+    from models.manifest import read_manifest
+
+    entries = read_manifest(ARTIFACTS_DIR)
     for name in reference_names():
         reference = get_reference(name)
-        state = "trained" if reference.weights_path.is_file() else "not trained"
-        inputs = ", ".join(f"{s.name} {s.dtype} {s.shape_text()}" for s in reference.inputs)
-        print(f"{name}\t{state}\t{inputs}\t{reference.description}")
+        entry = entries.get(name)
+        if entry is None:
+            print(f"{name}\ttask {reference.task}\tnot trained\t{reference.description}")
+            continue
+        files = ", ".join(entry["files"])
+        print(
+            f"{name}\ttask {entry['task']}\t{entry['parameters']:,} parameters\t"
+            f"{entry['quality_metric']} {entry['quality_value']:.4f}\t{files}"
+        )
     return 0
 
 
 def _train(name: str, epochs: int | None, artifacts_dir: Path) -> int:
     from models.export import onnx_bytes
-    from models.train import TrainConfig, save_trained, train_cnn, write_bytes_atomic
+    from models.manifest import write_manifest
+    from models.train import quality, save_trained, train_reference, write_bytes_atomic
 
     reference = get_reference(name)
-    config = TrainConfig()
+    config = reference.train_config
     if epochs is not None:
         config = dataclasses.replace(config, epochs=epochs)
-    trained = train_cnn(config)
-    floor = MIN_TEST_ACCURACY[name]
-    if trained.test_accuracy < floor:
+    trained = train_reference(reference, config)
+    measured = quality(reference, trained)
+    if not measured.ok:
         print(
-            f"{name}: test accuracy {trained.test_accuracy:.4f} is below {floor}; "
-            f"artifacts left unchanged; train longer (--epochs) or tune TrainConfig",
+            f"{name}: {measured.metric} {measured.value:.4f} is below {measured.floor}; "
+            f"artifacts left unchanged; train longer (--epochs) or tune its TrainConfig",
             file=sys.stderr,
         )
         return 1
     # Export and verify before writing anything, so a failed export leaves the old set whole.
     exported = onnx_bytes(trained.module, reference)
     card_path = artifacts_dir / reference.card_file
-    card = save_trained(trained, artifacts_dir / reference.weights_file, card_path)
+    card = save_trained(trained, artifacts_dir / reference.weights_file, card_path, reference)
     write_bytes_atomic(artifacts_dir / reference.onnx_file, exported)
-    card.update(onnx_file=reference.onnx_file, onnx_sha256=hashlib.sha256(exported).hexdigest())
+    card.update(
+        onnx_file=reference.onnx_file,
+        onnx_sha256=hashlib.sha256(exported).hexdigest(),
+        quality_metric=measured.metric,
+        quality_value=measured.value,
+        quality_floor=measured.floor,
+    )
     write_bytes_atomic(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
+    write_manifest(artifacts_dir)
     print(
-        f"{name}: test accuracy {trained.test_accuracy:.4f} "
-        f"({trained.n_test} images), trained in {trained.train_seconds:.1f} s; "
+        f"{name}: {measured.metric} {measured.value:.4f} (floor {measured.floor}) on "
+        f"{trained.n_test} test samples, trained in {trained.train_seconds:.1f} s; "
         f"wrote {artifacts_dir}"
     )
     return 0

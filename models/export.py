@@ -34,7 +34,7 @@ VERIFY_ATOL = 1e-4
 VERIFY_BATCH_SIZES = (1, 3)
 # Traced at a batch size the checks do not use, so that a size baked into the graph shows.
 _TRACE_BATCH_SIZE = 2
-_VERIFY_SEED = 0
+_VERIFY_START = 0  # first test sample used
 
 
 def export_onnx(module: nn.Module, path: Path, reference: ReferenceModel) -> bytes:
@@ -65,8 +65,8 @@ def onnx_bytes(module: nn.Module, reference: ReferenceModel) -> bytes:
                 f"ONNX export of '{reference.name}' fails the checker: {first_line(exc)}"
             ) from exc
         data = model.SerializeToString()
-        for batch_size in VERIFY_BATCH_SIZES:
-            _verify(module, data, reference, batch_size)
+        for batch_size, sequence_length in _verify_sizes(reference):
+            _verify(module, data, reference, batch_size, sequence_length)
     finally:
         module.train(was_training)
     return data
@@ -104,13 +104,19 @@ def _tag(model: onnx.ModelProto, reference: ReferenceModel) -> None:
     model.doc_string = reference.description
 
 
-def _verify(module: nn.Module, data: bytes, reference: ReferenceModel, batch_size: int) -> None:
-    """onnxruntime and torch must agree within ``VERIFY_ATOL`` on seeded inputs."""
+def _verify(
+    module: nn.Module,
+    data: bytes,
+    reference: ReferenceModel,
+    batch_size: int,
+    sequence_length: int | None,
+) -> None:
+    """onnxruntime and torch must agree within ``VERIFY_ATOL`` on task samples."""
     import numpy as np
     import onnxruntime as ort
     import torch
 
-    inputs = _example_inputs(reference, batch_size)
+    inputs = _example_inputs(reference, batch_size, sequence_length)
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     feeds = {spec.name: x for spec, x in zip(reference.inputs, inputs, strict=True)}
     onnx_outputs = session.run([spec.name for spec in reference.outputs], feeds)
@@ -133,15 +139,38 @@ def _verify(module: nn.Module, data: bytes, reference: ReferenceModel, batch_siz
             )
 
 
-def _example_inputs(reference: ReferenceModel, batch_size: int) -> list[np.ndarray]:
-    """Seeded inputs in [0,1) with every symbolic dimension set to ``batch_size``."""
-    import numpy as np
+def _example_inputs(
+    reference: ReferenceModel, batch_size: int, sequence_length: int | None = None
+) -> list[np.ndarray]:
+    """Real test samples of the model's task: ``batch_size`` of them, in input order.
 
-    rng = np.random.default_rng(_VERIFY_SEED)
-    return [
-        rng.random(_concrete_shape(spec, batch_size)).astype(spec.dtype)
-        for spec in reference.inputs
-    ]
+    Task data, not random numbers: token ids must index the vocabulary, and a parity check
+    on inputs the model was trained on is the one that matters. ``sequence_length`` cuts
+    every input with a ``sequence`` axis to that length.
+    """
+    from models.tasks import load_task
+
+    batch = load_task(reference.task).test_batch(batch_size, start=_VERIFY_START)
+    arrays = []
+    for spec in reference.inputs:
+        array = batch[spec.name]
+        if sequence_length is not None and "sequence" in spec.shape:
+            index = [slice(None)] * array.ndim
+            index[spec.shape.index("sequence")] = slice(0, sequence_length)
+            array = array[tuple(index)]
+        arrays.append(array)
+    return arrays
+
+
+def _verify_sizes(reference: ReferenceModel) -> list[tuple[int, int | None]]:
+    """(batch size, sequence length or None) pairs the export is checked at."""
+    sizes: list[tuple[int, int | None]] = [(b, None) for b in VERIFY_BATCH_SIZES]
+    sequence = [s for s in reference.inputs if "sequence" in s.shape]
+    if sequence:
+        full = _example_inputs(reference, 1)[reference.inputs.index(sequence[0])]
+        length = full.shape[sequence[0].shape.index("sequence")]
+        sizes.append((VERIFY_BATCH_SIZES[-1], max(1, length // 2)))
+    return sizes
 
 
 def _concrete_shape(spec: TensorSpec, size: int) -> tuple[int, ...]:

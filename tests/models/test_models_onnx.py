@@ -12,8 +12,8 @@ import models.export
 from harness.core.errors import InternalError
 from models import get_reference
 from models.cnn import DigitsCNN
-from models.data import load_digits_split
 from models.export import export_onnx
+from models.tasks.digits import load_digits_split
 
 
 @pytest.fixture(scope="module")

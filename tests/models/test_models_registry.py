@@ -16,7 +16,7 @@ from harness.core.errors import ExitCode, ModelLoadError, UsageError
 from harness.core.model import TensorSpec
 from models import get_reference, reference_names
 from models.__main__ import main
-from models.data import load_digits_split
+from models.tasks.digits import load_digits_split
 from models.train import TrainConfig, TrainedModel, accuracy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_committed_card_matches_the_artifacts():
     card = json.loads(cnn.card_path.read_text())
     assert card["weights_sha256"] == hashlib.sha256(cnn.weights_path.read_bytes()).hexdigest()
     assert card["onnx_sha256"] == hashlib.sha256(cnn.onnx_path.read_bytes()).hexdigest()
-    assert card["test_accuracy"] >= 0.97
+    assert card["test_metric"] >= 0.97
     assert (card["n_train"], card["n_test"]) == (1437, 360)
 
 
@@ -118,7 +118,7 @@ def test_build_with_mismatched_weights_is_a_model_load_error(monkeypatch, tmp_pa
 def test_cli_list(capsys):
     assert main(["list"]) == ExitCode.OK
     out = capsys.readouterr().out
-    assert out.startswith("cnn\ttrained\tpixels float32 batchx1x28x28")
+    assert out.startswith("cnn\ttask digits\t421,642 parameters\ttest_accuracy 0.97")
 
 
 def test_cli_unknown_model_is_a_usage_error(capsys):
@@ -138,12 +138,12 @@ def test_cli_rejects_zero_epochs(capsys):
 def test_cli_train_below_accuracy_floor_writes_nothing(monkeypatch, tmp_path, capsys):
     import models.train
 
-    real_train = models.train.train_cnn
+    real_train = models.train.train_reference
 
-    def undertrained(config: TrainConfig) -> TrainedModel:
-        return real_train(dataclasses.replace(config, epochs=1, max_train_samples=32))
+    def undertrained(reference, config: TrainConfig) -> TrainedModel:
+        return real_train(reference, dataclasses.replace(config, epochs=1, max_train_samples=32))
 
-    monkeypatch.setattr(models.train, "train_cnn", undertrained)
+    monkeypatch.setattr(models.train, "train_reference", undertrained)
     out_dir = tmp_path / "artifacts"
     assert main(["train", "cnn", "--quiet", "--artifacts-dir", str(out_dir)]) == 1
     err = capsys.readouterr().err.strip()
@@ -155,14 +155,16 @@ def test_cli_train_below_accuracy_floor_writes_nothing(monkeypatch, tmp_path, ca
 def test_cli_train_writes_weights_onnx_and_card(monkeypatch, tmp_path, capsys):
     import models.train
 
-    def committed(config: TrainConfig) -> TrainedModel:
-        # Stands in for 15 s of training: the committed module, as train_cnn would return it.
-        module = get_reference("cnn").build()
-        return TrainedModel(module, config, 1.0, 0.98, 1437, 360, train_seconds=0.0)
+    def committed(reference, config: TrainConfig) -> TrainedModel:
+        # Stands in for 15 s of training: the committed module, as training would return it.
+        module = reference.build()
+        return TrainedModel(
+            module, config, "classification", 1.0, 0.98, 1437, 360, train_seconds=0.0
+        )
 
-    monkeypatch.setattr(models.train, "train_cnn", committed)
+    monkeypatch.setattr(models.train, "train_reference", committed)
     assert main(["train", "cnn", "--quiet", "--artifacts-dir", str(tmp_path)]) == 0
-    assert "test accuracy 0.9800" in capsys.readouterr().out
+    assert "test_accuracy 0.9800" in capsys.readouterr().out
     cnn = get_reference("cnn")
     card = json.loads((tmp_path / cnn.card_file).read_text())
     weights = (tmp_path / cnn.weights_file).read_bytes()
@@ -172,5 +174,5 @@ def test_cli_train_writes_weights_onnx_and_card(monkeypatch, tmp_path, capsys):
     assert card["onnx_file"] == "cnn_digits.onnx"
     assert weights == cnn.weights_path.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [cnn.weights_file, cnn.onnx_file, cnn.card_file]
+        [cnn.weights_file, cnn.onnx_file, cnn.card_file, "manifest.json"]
     )

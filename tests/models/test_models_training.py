@@ -6,10 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from models.data import IMAGE_SIZE, N_CLASSES, load_digits_split
-from models.train import TrainConfig, state_dict_bytes, train_cnn
+from models import get_reference
+from models.tasks.digits import IMAGE_SIZE, N_CLASSES, load_digits_split
+from models.train import TrainConfig, state_dict_bytes, train_reference
 
 SMALL = TrainConfig(epochs=1, max_train_samples=256)
+
+
+def train_cnn(config: TrainConfig):
+    return train_reference(get_reference("cnn"), config)
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +77,8 @@ def test_split_is_fixed(split):
 
 
 def test_training_is_deterministic(split):
-    first = train_cnn(SMALL, split)
-    second = train_cnn(SMALL, split)
+    first = train_cnn(SMALL)
+    second = train_cnn(SMALL)
     assert state_dict_bytes(first.module) == state_dict_bytes(second.module)
     assert first.test_accuracy == second.test_accuracy
     assert first.n_train == 256
@@ -81,8 +86,8 @@ def test_training_is_deterministic(split):
 
 
 def test_another_seed_gives_other_weights(split):
-    default = train_cnn(SMALL, split)
-    other = train_cnn(TrainConfig(epochs=1, max_train_samples=256, seed=1), split)
+    default = train_cnn(SMALL)
+    other = train_cnn(TrainConfig(epochs=1, max_train_samples=256, seed=1))
     assert state_dict_bytes(default.module) != state_dict_bytes(other.module)
 
 
@@ -90,7 +95,7 @@ def test_training_leaves_global_torch_state_alone(split):
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
     rng_state = torch.get_rng_state()
-    train_cnn(TrainConfig(epochs=1, max_train_samples=64), split)
+    train_cnn(TrainConfig(epochs=1, max_train_samples=64))
     assert torch.get_num_threads() == threads
     assert torch.are_deterministic_algorithms_enabled() == deterministic
     assert torch.equal(torch.get_rng_state(), rng_state)

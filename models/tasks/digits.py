@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["IMAGE_SIZE", "N_CLASSES", "DigitsSplit", "load_digits_split"]
+from models.tasks import TaskData
+
+__all__ = ["IMAGE_SIZE", "N_CLASSES", "DigitsSplit", "load", "load_digits_split"]
 
 IMAGE_SIZE = 28
 N_CLASSES = 10
@@ -41,6 +43,21 @@ def load_digits_split() -> DigitsSplit:
         images, labels, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=labels
     )
     return DigitsSplit(x_train, y_train, x_test, y_test)
+
+
+def load() -> TaskData:
+    """The digits split as a ``TaskData`` (no ground-truth masks: this is real data)."""
+    split = load_digits_split()
+    return TaskData(
+        name="digits",
+        train={"pixels": split.x_train},
+        y_train=split.y_train,
+        test={"pixels": split.x_test},
+        y_test=split.y_test,
+        test_masks=None,
+        primary_input="pixels",
+        n_classes=N_CLASSES,
+    )
 
 
 def _upsample(images: np.ndarray) -> np.ndarray:
