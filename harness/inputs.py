@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from harness.core.config import AuditConfig, ScalarValue
-from harness.core.errors import InputResolutionError, UsageError
+from harness.core.errors import DataError, InputResolutionError, UsageError
 from harness.core.model import LoadedModel, TensorSpec
 from harness.core.result import FedTensor
 from harness.data_file import read_data, validate_array
 from harness.dims import DEFAULT_SEQUENCE, DimBinder
+from harness.task_inputs import TaskSamples, task_samples
 
 __all__ = ["ResolvedInputs", "resolve_inputs", "synthetic_array"]
 
@@ -49,6 +50,9 @@ class ResolvedInputs:
     dims: dict[str, int]
     warnings: tuple[str, ...]
     sequence_defaulted: bool  # a sequence dim took the default size
+    # The reference task's samples that were fed (with labels and ground-truth masks for
+    # later stages), or None.
+    task: TaskSamples | None = None
 
 
 def resolve_inputs(
@@ -58,12 +62,18 @@ def resolve_inputs(
     binder = DimBinder(sequence_default=sequence_default)
     data_specs = tuple(s for s in model.inputs if s.name not in config.values)
     arrays = _from_data(config.data, data_specs, binder) if config.data else {}
+    task = None if config.data or config.values else _from_task(model, config, binder)
+    if task is not None:
+        arrays = task.arrays
     for spec in model.inputs:
         if spec.name in config.shapes:
             binder.bind_given(spec, config.shapes[spec.name], "--shape")
     fed: dict[str, tuple[np.ndarray, FedTensor]] = {}
     for spec in model.inputs:
-        if spec.name in arrays:
+        if task is not None:
+            array = arrays[spec.name]
+            fed[spec.name] = (array, _record(spec, array, "task", task.description))
+        elif spec.name in arrays:
             fed[spec.name] = (arrays[spec.name], _record(spec, arrays[spec.name], "data", "--data"))
         elif spec.name in config.values:
             fed[spec.name] = _constant(spec, binder, config.values[spec.name])
@@ -75,6 +85,7 @@ def resolve_inputs(
         dims=dict(sorted(binder.sizes.items())),
         warnings=tuple(binder.warnings),
         sequence_defaulted=binder.sequence_defaulted,
+        task=task,
     )
 
 
@@ -94,6 +105,30 @@ def _check_names(model: LoadedModel, config: AuditConfig) -> None:
                 f"--shape {spec.name}=...:{wanted} asks for {wanted}, but the model declares "
                 f"{spec.dtype}; drop the dtype or match it"
             )
+
+
+def _from_task(model: LoadedModel, config: AuditConfig, binder: DimBinder) -> TaskSamples | None:
+    """The model's task samples, bound into ``binder``; None (with a warning) if unusable."""
+    batch = next((dims[0] for dims in config.shapes.values() if dims), 1)
+    samples, note = task_samples(model, batch)
+    if samples is None:
+        if note:
+            binder.warnings.append(note)
+        return None
+    trial = DimBinder(sequence_default=binder.sequence_default)
+    try:
+        for spec in model.inputs:
+            validate_array(spec, samples.arrays[spec.name], trial)
+            if spec.name in config.shapes:
+                trial.bind_given(spec, config.shapes[spec.name], "--shape")
+    except (DataError, UsageError) as exc:
+        binder.warnings.append(
+            f"task '{samples.task}' samples do not fit the requested inputs ({exc}); "
+            "fed synthetic inputs"
+        )
+        return None
+    binder.sizes.update(trial.sizes)
+    return samples
 
 
 def _from_data(

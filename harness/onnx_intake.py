@@ -49,6 +49,7 @@ def load_onnx(source: str) -> LoadedModel:
         inputs=inputs,
         outputs=outputs,
         path=path,
+        task=_metadata(proto).get("harness.task"),
         onnx_proto=proto,
     )
 
@@ -70,7 +71,7 @@ def summarize_onnx(model: LoadedModel) -> ModelSummary:
         ir_version=proto.ir_version,
         opsets={(imp.domain or "ai.onnx"): imp.version for imp in proto.opset_import},
         producer=producer or None,
-        metadata={p.key: p.value for p in proto.metadata_props},
+        metadata=_metadata(proto),
         inputs=model.inputs,
         outputs=model.outputs,
         parameter_count=param_count,
@@ -78,6 +79,10 @@ def summarize_onnx(model: LoadedModel) -> ModelSummary:
         node_count=sum(histogram.values()),
         op_histogram=dict(sorted(histogram.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
+
+
+def _metadata(proto: onnx.ModelProto) -> dict[str, str]:
+    return {prop.key: prop.value for prop in proto.metadata_props}
 
 
 def _read_proto(path: Path) -> onnx.ModelProto:

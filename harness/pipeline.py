@@ -83,6 +83,7 @@ def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
             dims=inputs.dims,
             warnings=inputs.warnings,
             outputs=observe_outputs(outputs),
+            task=inputs.task.task if inputs.task else None,
         ),
         **sections,
     )

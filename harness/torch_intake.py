@@ -34,6 +34,7 @@ def load_reference(source: str) -> LoadedModel:
         format="pytorch",
         inputs=reference.inputs,
         outputs=reference.outputs,
+        task=reference.task,
         module=reference.build(),
     )
 

@@ -49,6 +49,9 @@ class LoadedModel:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     path: Path | None = None  # the .onnx file, when there is one
+    # The reference task the model was trained on (ONNX metadata ``harness.task``, or a
+    # ref: model's registry entry); the audit then feeds that task's real test samples.
+    task: str | None = None
     onnx_proto: Any = field(default=None, repr=False, compare=False)
     module: Any = field(default=None, repr=False, compare=False)
 

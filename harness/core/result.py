@@ -93,7 +93,7 @@ class FedTensor:
     name: str
     dtype: str
     shape: tuple[int, ...]
-    source: Literal["synthetic", "data", "value"]
+    source: Literal["synthetic", "data", "value", "task"]
     generator: str  # how the values were made, in words: "normal(0, 1), seed 0"
     min: float | None  # None for an empty tensor
     max: float | None
@@ -118,6 +118,9 @@ class InputsSection:
     dims: dict[str, int]  # every symbolic dim name -> the size it was given
     warnings: tuple[str, ...]  # every default the harness chose for the user, in words
     outputs: tuple[ObservedOutput, ...]
+    # The reference task whose test samples were fed (named in the model's metadata, or a
+    # ref: model's own), or None.
+    task: str | None = None
 
 
 @dataclass(frozen=True)
