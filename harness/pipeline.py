@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from harness._version import __version__
 from harness.core.config import STAGE_NAMES, AuditConfig
-from harness.core.result import SCHEMA_VERSION, AuditResult, InputsSection, StageSection
+from harness.core.result import SCHEMA_VERSION, AuditResult, InputsSection, Section
 from harness.dims import DEFAULT_SEQUENCE
 from harness.output import REPORT_FILE, RESULT_FILE, check_output_dir, staged_output_dir
 
@@ -65,7 +65,7 @@ def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
     with _step(progress, "inputs", "resolving inputs and running one forward pass"):
         inputs, outputs = _resolve_and_run(model, config, device)
     context = AuditContext(config, model, summary, inputs, device)
-    sections: dict[str, StageSection] = {}
+    sections: dict[str, Section] = {}
     for name in STAGE_NAMES:
         progress(name, "start", "running")
         sections[name] = run_stage(name, context)
@@ -85,7 +85,7 @@ def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
             outputs=observe_outputs(outputs),
             task=inputs.task.task if inputs.task else None,
         ),
-        **sections,
+        **sections,  # type: ignore[arg-type]  # each built by its SECTION_TYPES class
     )
 
 
@@ -118,7 +118,7 @@ def _resolve_and_run(
         return inputs, outputs
 
 
-def _outcome(section: StageSection) -> str:
+def _outcome(section: Section) -> str:
     return section.status + (f": {section.reason}" if section.reason else "")
 
 

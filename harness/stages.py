@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from harness.core.config import AuditConfig
 from harness.core.errors import StageError
 from harness.core.model import LoadedModel
-from harness.core.result import ModelSummary, StageSection
+from harness.core.result import SECTION_TYPES, ModelSummary, Section
 from harness.device import Device
 from harness.inputs import ResolvedInputs
 
@@ -33,28 +33,35 @@ class AuditContext:
     device: Device
 
 
-Stage = Callable[[AuditContext], StageSection]
+Stage = Callable[[AuditContext], Section]
 
 
-def _not_implemented(context: AuditContext) -> StageSection:
-    return StageSection(status="skipped", reason="not implemented")
+def _not_implemented(name: str) -> Stage:
+    def stage(context: AuditContext) -> Section:
+        section: Section = SECTION_TYPES[name](status="skipped", reason="not implemented")
+        return section
+
+    return stage
 
 
 # Stage name (= its result section) -> the function that fills it, in running order.
 # Efficiency: issue "Efficiency profiler"; explanations: "Attributions that can be
 # trusted"; attention: "Attention inspection".
 STAGES: dict[str, Stage] = {
-    "efficiency": _not_implemented,
-    "explanations": _not_implemented,
-    "attention": _not_implemented,
+    "efficiency": _not_implemented("efficiency"),
+    "explanations": _not_implemented("explanations"),
+    "attention": _not_implemented("attention"),
 }
 
 
-def run_stage(name: str, context: AuditContext) -> StageSection:
+def run_stage(name: str, context: AuditContext) -> Section:
+    section_type = SECTION_TYPES[name]
     if name in context.config.skip:
-        return StageSection(status="skipped", reason="skipped by --skip")
+        skipped: Section = section_type(status="skipped", reason="skipped by --skip")
+        return skipped
     try:
         return STAGES[name](context)
     except StageError as exc:
         log.warning("stage %s failed: %s", name, exc)
-        return StageSection(status="failed", reason=str(exc))
+        failed: Section = section_type(status="failed", reason=str(exc))
+        return failed

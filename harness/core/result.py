@@ -14,15 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from harness.core.config import STAGE_NAMES, AuditConfig
+from harness.core.efficiency import EfficiencySection
 from harness.core.errors import ResultFormatError
 from harness.core.model import ModelFormat, TensorSpec
 from harness.core.serialize import from_jsonable, to_jsonable
 
 __all__ = [
     "SCHEMA_VERSION",
+    "SECTION_TYPES",
     "STAGE_NAMES",
     "AuditResult",
     "Environment",
@@ -39,6 +41,16 @@ SCHEMA_VERSION = 1
 
 
 StageStatus = Literal["ok", "skipped", "failed"]
+
+
+class Section(Protocol):
+    """What every stage section has, whatever else it measures."""
+
+    @property
+    def status(self) -> StageStatus: ...
+
+    @property
+    def reason(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -141,14 +153,14 @@ class AuditResult:
     device: Literal["cpu", "cuda"]  # what --device resolved to on this machine
     model: ModelSummary
     inputs: InputsSection
-    efficiency: StageSection = field(default_factory=lambda: StageSection("skipped"))
+    efficiency: EfficiencySection = field(default_factory=lambda: EfficiencySection("skipped"))
     explanations: StageSection = field(default_factory=lambda: StageSection("skipped"))
     attention: StageSection = field(default_factory=lambda: StageSection("skipped"))
 
-    def stage(self, name: str) -> StageSection:
+    def stage(self, name: str) -> Section:
         if name not in STAGE_NAMES:
             raise KeyError(name)
-        section: StageSection = getattr(self, name)
+        section: Section = getattr(self, name)
         return section
 
     def failed_stages(self) -> tuple[str, ...]:
@@ -190,6 +202,13 @@ class AuditResult:
             )
         return cls.from_dict(data)
 
+
+# Stage name -> the dataclass of its section; each has ``status`` and ``reason`` first.
+SECTION_TYPES: dict[str, type] = {
+    "efficiency": EfficiencySection,
+    "explanations": StageSection,
+    "attention": StageSection,
+}
 
 # version N -> function upgrading a version-N dict to version N+1.
 Migration = Callable[[dict[str, Any]], dict[str, Any]]

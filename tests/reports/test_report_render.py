@@ -16,6 +16,7 @@ from markupsafe import escape
 
 import reports
 from harness.core.config import AuditConfig
+from harness.core.efficiency import EfficiencySection
 from harness.core.model import TensorSpec
 from harness.core.result import (
     SCHEMA_VERSION,
@@ -133,7 +134,7 @@ def make_result(**overrides: Any) -> AuditResult:
         "device": "cpu",
         "model": make_model(),
         "inputs": make_inputs(),
-        "efficiency": StageSection("ok"),
+        "efficiency": EfficiencySection("ok"),
         "explanations": StageSection("failed", "onnx2torch lacks op Foo; gradient methods off"),
         "attention": StageSection("skipped", "skipped by --skip attention"),
     }

@@ -13,6 +13,7 @@ import pytest
 
 from harness.core import result as result_module
 from harness.core.config import AuditConfig
+from harness.core.efficiency import EfficiencySection
 from harness.core.errors import ResultFormatError
 from harness.core.model import TensorSpec
 from harness.core.result import (
@@ -122,7 +123,7 @@ def make_result() -> AuditResult:
             warnings=("dim 'seq' was not given; used 16",),
             outputs=(ObservedOutput("logits", "float32", (1, 2), min=-0.5, max=0.75, mean=0.125),),
         ),
-        efficiency=StageSection("ok"),
+        efficiency=EfficiencySection("ok"),
         explanations=StageSection("failed", reason="onnx2torch lacks op 'Trilu'"),
         attention=StageSection("skipped", reason="--skip attention"),
     )
@@ -175,7 +176,10 @@ def test_default_stage_sections_are_skipped() -> None:
         model=result.model,
         inputs=result.inputs,
     )
-    assert all(bare.stage(name) == StageSection("skipped") for name in result_module.STAGE_NAMES)
+    for name in result_module.STAGE_NAMES:
+        section = bare.stage(name)
+        assert (section.status, section.reason) == ("skipped", None)
+        assert isinstance(section, result_module.SECTION_TYPES[name])
     assert AuditResult.from_json(bare.to_json()) == bare
 
 
@@ -404,7 +408,7 @@ def test_migrate_leaves_a_current_result_alone() -> None:
 
 def test_stage_returns_the_named_section() -> None:
     result = make_result()
-    assert result.stage("efficiency") == StageSection("ok")
+    assert result.stage("efficiency") == EfficiencySection("ok")
     assert result.stage("attention").reason == "--skip attention"
 
 
@@ -418,7 +422,7 @@ def test_failed_stages_lists_failures_in_pipeline_order() -> None:
     assert result.failed_stages() == ("explanations",)
     all_failed = replace(
         result,
-        efficiency=StageSection("failed", "out of memory"),
+        efficiency=EfficiencySection("failed", "out of memory"),
         attention=StageSection("failed", "no Softmax nodes"),
     )
     assert all_failed.failed_stages() == ("efficiency", "explanations", "attention")
