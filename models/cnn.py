@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["DigitsCNN"]
+__all__ = ["DigitsCNN", "patch_cnn"]
 
 
 class DigitsCNN(nn.Module):
-    """(N,1,28,28) pixels in [0,1] -> (N,10) logits."""
+    """(N,1,28,28) pixels in [0,1] -> (N,n_classes) logits."""
 
     def __init__(self, n_classes: int = 10) -> None:
         super().__init__()
@@ -30,3 +30,8 @@ class DigitsCNN(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(pixels))
+
+
+def patch_cnn() -> DigitsCNN:
+    """The same CNN with 4 outputs, for the planted-patch task (one logit per pattern)."""
+    return DigitsCNN(n_classes=4)

@@ -31,7 +31,7 @@ def split():
 
 
 def test_reference_names():
-    assert reference_names() == ("cnn",)
+    assert reference_names() == ("autoencoder", "cnn", "cnn_patch", "rnn", "transformer")
 
 
 def test_cnn_entry():
@@ -117,8 +117,12 @@ def test_build_with_mismatched_weights_is_a_model_load_error(monkeypatch, tmp_pa
 
 def test_cli_list(capsys):
     assert main(["list"]) == ExitCode.OK
-    out = capsys.readouterr().out
-    assert out.startswith("cnn\ttask digits\t421,642 parameters\ttest_accuracy 0.97")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == list(reference_names())
+    assert lines[1].startswith("cnn\ttask digits\t421,642 parameters\ttest_accuracy 0.97")
+    assert lines[2].startswith("cnn_patch\ttask planted_patch\t420,868 parameters")
+    assert lines[3].startswith("rnn\ttask trigger_tokens\t25,284 parameters\ttest_accuracy")
+    assert lines[4].startswith("transformer\ttask trigger_tokens\t71,300 parameters")
 
 
 def test_cli_unknown_model_is_a_usage_error(capsys):
