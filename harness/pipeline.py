@@ -51,11 +51,12 @@ def _step(progress: Progress, step: str, detail: str) -> Iterator[None]:
 
 def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
     """Measure ``config.model``; raises the harness's errors on bad input."""
+    from harness.context import AuditContext
     from harness.device import resolve_device
     from harness.environment import collect_environment
     from harness.forward import observe_outputs
     from harness.intake import load_model, summarize_model
-    from harness.stages import AuditContext, run_stage
+    from harness.stages import run_stage
 
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     with _step(progress, "load", f"loading {config.model}"):

@@ -10,27 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from harness.core.config import AuditConfig
+from harness.context import AuditContext
 from harness.core.errors import StageError
-from harness.core.model import LoadedModel
-from harness.core.result import SECTION_TYPES, ModelSummary, Section
-from harness.device import Device
-from harness.inputs import ResolvedInputs
+from harness.core.result import SECTION_TYPES, Section
 
 __all__ = ["STAGES", "AuditContext", "Stage", "run_stage"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class AuditContext:
-    config: AuditConfig
-    model: LoadedModel
-    summary: ModelSummary
-    inputs: ResolvedInputs
-    device: Device
 
 
 Stage = Callable[[AuditContext], Section]
@@ -47,8 +34,14 @@ def _not_implemented(name: str) -> Stage:
 # Stage name (= its result section) -> the function that fills it, in running order.
 # Efficiency: issue "Efficiency profiler"; explanations: "Attributions that can be
 # trusted"; attention: "Attention inspection".
+def _efficiency(context: AuditContext) -> Section:
+    from harness.profiling.stage import efficiency_stage
+
+    return efficiency_stage(context)
+
+
 STAGES: dict[str, Stage] = {
-    "efficiency": _not_implemented("efficiency"),
+    "efficiency": _efficiency,
     "explanations": _not_implemented("explanations"),
     "attention": _not_implemented("attention"),
 }

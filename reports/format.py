@@ -13,14 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.config import AuditConfig
+from harness.core.efficiency import Estimate
 from harness.core.model import Dim, shape_text
 
 __all__ = [
     "MISSING",
+    "ci",
     "config_rows",
+    "estimate",
     "human_bytes",
     "or_dash",
+    "percent",
     "plain",
+    "ratio",
     "shape",
     "sig4",
     "thousands",
@@ -63,6 +68,35 @@ def sig4(x: float | None) -> str:
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
     return f"{x:.4g}"
+
+
+def estimate(e: Estimate) -> str:
+    """A statistic's value to 4 significant digits, or ``insufficient (n < 662)``: a
+    statistic the samples cannot bound is never shown as a number."""
+    if e.insufficient:
+        return f"insufficient (n < {e.min_samples:,})"
+    return sig4(e.value)
+
+
+def ci(e: Estimate) -> str:
+    """A statistic's 95% confidence interval: ``[1.234, 1.301]``; ``—`` when it has none."""
+    if e.insufficient or e.ci_low is None or e.ci_high is None:
+        return MISSING
+    return f"[{sig4(e.ci_low)}, {sig4(e.ci_high)}]"
+
+
+def percent(fraction: float | None) -> str:
+    """0.1234 -> ``12.3%``."""
+    if fraction is None:
+        return MISSING
+    return f"{fraction:.1%}"
+
+
+def ratio(numerator: float | None, denominator: float | None) -> str:
+    """How many times ``denominator`` the ``numerator`` is: ``3.1×``; ``—`` for 0 or None."""
+    if numerator is None or not denominator:
+        return MISSING
+    return f"{numerator / denominator:.3g}×"
 
 
 def or_dash(value: Any) -> Any:

@@ -20,8 +20,10 @@ from harness.core.schema import load_result_schema
 REPO = Path(__file__).resolve().parents[2]
 
 
-def audit(args: list[str]) -> int:
-    return main(["audit", *args, "--quiet"])
+def audit(args: list[str], *, efficiency: bool = False) -> int:
+    """An audit through the CLI; the efficiency stage (seconds of timing) only on request."""
+    extra = [] if efficiency else ["--skip", "efficiency"]
+    return main(["audit", *args, "--quiet", *extra])
 
 
 def load_result(out: Path) -> dict:
@@ -77,7 +79,8 @@ def test_transformer_token_ids_come_from_the_vocabulary(shelf, tmp_path):
 
 def test_defaults_are_recorded_as_warnings(shelf, tmp_path, capsys):
     out = tmp_path / "audit"
-    assert main(["audit", str(shelf.get("tiny_transformer")), "--out", str(out)]) == 0
+    args = ["audit", str(shelf.get("tiny_transformer")), "--out", str(out), "--skip", "efficiency"]
+    assert main(args) == 0
     warnings = load_result(out)["inputs"]["warnings"]
     assert any("sequence" in w and "--shape" in w for w in warnings)
     # The model's position table has 64 rows: the default 128 fails and is halved, openly.
@@ -176,7 +179,7 @@ def test_failed_stage_exits_1_and_is_recorded(shelf, tmp_path, monkeypatch):
 
     monkeypatch.setitem(stages.STAGES, "efficiency", broken)
     out = tmp_path / "audit"
-    assert audit([str(shelf.get("tiny_cnn")), "--out", str(out)]) == 1
+    assert audit([str(shelf.get("tiny_cnn")), "--out", str(out)], efficiency=True) == 1
     section = load_result(out)["efficiency"]
     assert section["status"] == "failed"
     assert section["reason"] == "profiler could not bind the session"

@@ -290,7 +290,8 @@ def test_schema_rejects_a_bad_dim_and_a_bad_tensor_source(
 
 def test_schema_leaves_stage_sections_open(validator: jsonschema.Draft202012Validator) -> None:
     data = make_result().to_dict()
-    data["efficiency"]["latency_ms"] = {"p50": 1.2}
+    data["explanations"]["latency_ms"] = {"p50": 1.2}
+    data["attention"]["heads"] = 4
     validator.validate(data)
     data["model"]["latency_ms"] = 1.2
     assert_rejected(validator, data)
