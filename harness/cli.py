@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from harness._version import __version__
-from harness.core.config import BUDGETS, DEVICES, STAGE_NAMES
+from harness.core.config import BACKENDS, BUDGETS, DEVICES, STAGE_NAMES
 from harness.core.errors import ExitCode, HarnessError, first_line
 
 __all__ = ["main"]
@@ -80,6 +80,12 @@ def _add_audit(commands: Any) -> None:
     audit.add_argument("--threads", type=int, metavar="N", help="runtime threads (default all)")
     audit.add_argument("--budget", choices=BUDGETS, help="time the audit may spend (standard)")
     audit.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="runtimes to measure: auto (the model's own), onnxruntime, torch (an ONNX file "
+        "through onnx2torch), all",
+    )
+    audit.add_argument(
         "--skip",
         action="append",
         choices=STAGE_NAMES,
@@ -111,6 +117,7 @@ def _run_audit(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         budget=args.budget,
+        backend=args.backend,
         skip=args.skip,
         quiet=args.quiet,
         force=args.force,

@@ -12,6 +12,7 @@ The TOML file is ``--config FILE``, or else the ``[tool.harness]`` table of the 
     seed = 0
     threads = 2
     budget = "standard"          # quick | standard | thorough
+    backend = "auto"             # auto | onnxruntime | torch | all (efficiency runtimes)
     skip = ["attention"]
     quiet = false
     force = false
@@ -31,6 +32,7 @@ from typing import Any, Literal, get_args
 from harness.core.errors import UsageError
 
 __all__ = [
+    "BACKENDS",
     "BUDGETS",
     "DEVICES",
     "STAGE_NAMES",
@@ -48,6 +50,10 @@ ScalarValue = bool | int | float
 
 BUDGETS: tuple[str, ...] = get_args(Budget)
 DEVICES: tuple[str, ...] = get_args(DeviceRequest)
+# Runtimes the efficiency stage measures: auto = the model's own (onnxruntime for an ONNX
+# file, torch for a module); torch on an ONNX file runs its onnx2torch conversion.
+BackendRequest = Literal["auto", "onnxruntime", "torch", "all"]
+BACKENDS: tuple[str, ...] = get_args(BackendRequest)
 # The stages after input resolution, in pipeline order; each fills the result section of
 # the same name, and `--skip` takes these names.
 STAGE_NAMES = ("efficiency", "explanations", "attention")
@@ -69,6 +75,7 @@ class AuditConfig:
     seed: int = 0
     threads: int | None = None
     budget: Budget = "standard"
+    backend: BackendRequest = "auto"
     skip: tuple[str, ...] = ()
     quiet: bool = False
     force: bool = False
@@ -166,6 +173,7 @@ def settings_from_flags(
     seed: int | None = None,
     threads: int | None = None,
     budget: str | None = None,
+    backend: str | None = None,
     skip: list[str] | None = None,
     quiet: bool = False,
     force: bool = False,
@@ -182,7 +190,13 @@ def settings_from_flags(
         settings["value"] = {
             name: parse_value(v) for name, v in (split_assignment(s, "--value") for s in value)
         }
-    optional = {"device": device, "seed": seed, "threads": threads, "budget": budget}
+    optional = {
+        "device": device,
+        "seed": seed,
+        "threads": threads,
+        "budget": budget,
+        "backend": backend,
+    }
     settings.update({k: v for k, v in optional.items() if v is not None})
     if skip:
         settings["skip"] = list(skip)
@@ -216,7 +230,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 _KEYS = (
-    "out", "shape", "data", "value", "device", "seed", "threads", "budget", "skip", "quiet",
+    "out", "shape", "data", "value", "device", "seed", "threads", "budget", "backend", "skip",
+    "quiet",
     "force",
 )  # fmt: skip
 
@@ -258,6 +273,7 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
     """Check choices and ranges shared by flags and files; parse shapes."""
     _check_choice(settings, "device", DEVICES, where)
     _check_choice(settings, "budget", BUDGETS, where)
+    _check_choice(settings, "backend", BACKENDS, where)
     for stage in settings.get("skip", []):
         if stage not in STAGE_NAMES:
             raise UsageError(
@@ -304,7 +320,7 @@ def _merge(config: AuditConfig, settings: dict[str, Any], source: str) -> AuditC
         changes["values"] = {**config.values, **settings["value"]}
     if "skip" in settings:
         changes["skip"] = tuple(dict.fromkeys((*config.skip, *settings["skip"])))
-    for key in ("out", "data", "device", "seed", "threads", "budget", "quiet", "force"):
+    for key in ("out", "data", "device", "seed", "threads", "budget", "backend", "quiet", "force"):
         if key in settings:
             changes[key] = settings[key]
     return replace(config, **changes, sources=(*config.sources, source))

@@ -40,7 +40,13 @@ def efficiency_stage(context: AuditContext) -> EfficiencySection:
         np.savez(inputs_file, allow_pickle=False, **context.inputs.arrays)
         for backend, device in planned:
             request = _request(context, backend, device, inputs_file)
-            runs.append(_measure(request, work))
+            try:
+                runs.append(_measure(request, work))
+            except StageError as exc:
+                if not _is_conversion(context, backend):
+                    raise
+                # onnx2torch lacking an op leaves onnxruntime's numbers standing.
+                not_measured[f"{backend}/{device}"] = f"onnx2torch conversion failed: {exc}"
     return EfficiencySection(
         status="ok",
         budget=context.config.budget,
@@ -53,18 +59,33 @@ def efficiency_stage(context: AuditContext) -> EfficiencySection:
 
 def plan_runs(context: AuditContext) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """(backend, device) pairs to measure, and those left out with the reason."""
-    backend = "onnxruntime" if context.model.format == "onnx" else "torch"
-    planned = [(backend, "cpu")]
+    native = "onnxruntime" if context.model.format == "onnx" else "torch"
+    wanted = {
+        "auto": [native],
+        "onnxruntime": ["onnxruntime"],
+        "torch": ["torch"],
+        "all": ["onnxruntime", "torch"],
+    }[context.config.backend]
     not_measured: dict[str, str] = {}
-    if context.device == "cuda":
-        planned.append((backend, "cuda"))
-    else:
-        not_measured[f"{backend}/cuda"] = "skipped: no CUDA device"
-    if context.model.format == "onnx":
-        not_measured["torch/cpu"] = (
-            "not requested: PyTorch eager on an ONNX model needs its onnx2torch conversion"
+    if context.model.format != "onnx" and "onnxruntime" in wanted:
+        wanted.remove("onnxruntime")
+        not_measured["onnxruntime/cpu"] = (
+            "a PyTorch model has no ONNX graph; export it to ONNX to measure onnxruntime"
         )
+    if context.model.format == "onnx" and "torch" not in wanted:
+        not_measured["torch/cpu"] = "not requested (--backend torch or all runs onnx2torch)"
+    planned = []
+    for backend in wanted:
+        planned.append((backend, "cpu"))
+        if context.device == "cuda":
+            planned.append((backend, "cuda"))
+        else:
+            not_measured[f"{backend}/cuda"] = "skipped: no CUDA device"
     return planned, not_measured
+
+
+def _is_conversion(context: AuditContext, backend: str) -> bool:
+    return backend == "torch" and context.model.format == "onnx"
 
 
 def _request(context: AuditContext, backend: str, device: str, inputs_file: Path) -> MeasureRequest:

@@ -25,7 +25,13 @@ class TorchModule:
         if threads is not None:
             torch.set_num_threads(threads)
         started = time.perf_counter()
-        self.module = load_model(config).module.to(device).eval()
+        model = load_model(config)
+        # An ONNX file runs on torch through its onnx2torch conversion, called positionally
+        # in the graph's input order (the converted module's argument names are mangled).
+        self.input_order = [spec.name for spec in model.inputs]
+        self.positional = model.format == "onnx"
+        module = _convert(model.onnx_proto) if self.positional else model.module
+        self.module = module.to(device).eval()
         if device == "cuda":
             torch.cuda.synchronize()
         self.load_ms = (time.perf_counter() - started) * 1e3
@@ -49,11 +55,16 @@ class TorchModule:
 
         tensors = {name: torch.from_numpy(a).to(self.device) for name, a in feeds.items()}
         module = self.module
+        if self.positional:
+            ordered = [tensors[name] for name in self.input_order]
+            forward: Callable[[], Any] = lambda: module(*ordered)  # noqa: E731
+        else:
+            forward = lambda: module(**tensors)  # noqa: E731
         if self.device != "cuda":
 
             def call() -> Any:
                 with torch.inference_mode():
-                    return module(**tensors)
+                    return forward()
 
             return call
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -61,7 +72,7 @@ class TorchModule:
         def timed_call() -> float:
             with torch.inference_mode():
                 start.record()
-                module(**tensors)
+                forward()
                 end.record()
             end.synchronize()
             return float(start.elapsed_time(end))
@@ -74,6 +85,12 @@ class TorchModule:
         if self.device != "cuda":
             return None
         return int(torch.cuda.max_memory_allocated())
+
+
+def _convert(proto: Any) -> Any:
+    from onnx2torch import convert
+
+    return convert(proto)
 
 
 def matmul_peak_gflops(n: int, device: str, threads: int | None, seconds: float) -> float:

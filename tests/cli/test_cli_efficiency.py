@@ -96,3 +96,23 @@ def test_a_fixed_batch_is_not_swept(shelf, tmp_path):
     throughput = section["runs"][0]["throughput"]
     assert [p["batch_size"] for p in throughput["points"]] == [1]
     assert "measured at the audit's batch only" in throughput["stopped_because"]
+
+
+def test_backend_all_measures_the_onnx_file_on_both_runtimes(shelf, tmp_path):
+    section = efficiency_of([str(shelf.get("tiny_cnn")), "--backend", "all"], tmp_path / "a")
+    assert [(r["backend"], r["device"]) for r in section["runs"]] == [
+        ("onnxruntime", "cpu"),
+        ("torch", "cpu"),
+    ]
+    torch_run = section["runs"][1]
+    assert torch_run["settings"]["runtime"].startswith("torch")
+    assert torch_run["latency"]["n"] >= 20
+
+
+def test_unconvertible_model_keeps_onnxruntime_numbers(tmp_path):
+    from models import get_reference
+
+    gru = str(get_reference("rnn").onnx_path)  # a GRU node: onnx2torch has no converter
+    section = efficiency_of([gru, "--backend", "all"], tmp_path / "a")
+    assert [r["backend"] for r in section["runs"]] == ["onnxruntime"]
+    assert "onnx2torch conversion failed" in section["not_measured"]["torch/cpu"]
