@@ -69,8 +69,10 @@ def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
     sections: dict[str, Section] = {}
     for name in STAGE_NAMES:
         progress(name, "start", "running")
+        started = time.perf_counter()
         sections[name] = run_stage(name, context)
-        progress(name, "done", _outcome(sections[name]))
+        elapsed = time.perf_counter() - started
+        progress(name, "done", f"{_outcome(sections[name])} ({elapsed:.2f} s)")
     return AuditResult(
         schema_version=SCHEMA_VERSION,
         harness_version=__version__,
