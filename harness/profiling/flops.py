@@ -485,6 +485,36 @@ def count_torch_work(module: nn.Module, inputs: dict[str, np.ndarray], *, top: i
     modules (functional ops between modules are not seen); the top nodes are the leaf
     modules with the most FLOPs.
     """
+    leaves = [(name, m) for name, m in module.named_modules() if next(m.children(), None) is None]
+    counts, calls, written = _run_counted(module, inputs, [leaf for _, leaf in leaves])
+    by_op = [
+        OpFlops(str(op), calls[str(op)], int(flops), int(flops) // 2)
+        for op, flops in counts.get("Global", {}).items()
+    ]
+    root = type(module).__name__
+    top_nodes = [
+        NodeFlops(name or root, type(leaf).__name__, flops)
+        for name, leaf in leaves
+        if (flops := int(sum(counts.get(_tracked(root, name), {}).values()))) > 0
+    ]
+    first = next(iter(inputs.values()), None)
+    weights = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+    return _summarise(
+        batch_size=int(first.shape[0]) if first is not None and first.ndim else 1,
+        by_op=by_op,
+        top_nodes=top_nodes,
+        uncounted=set(),
+        weight_bytes=int(weights),
+        activation_bytes=written,
+        top=top,
+    )
+
+
+def _run_counted(
+    module: nn.Module, inputs: dict[str, np.ndarray], leaves: list[nn.Module]
+) -> tuple[dict[str, dict[Any, int]], Counter[str], int]:
+    """One call under the counters: FLOPs per module and op, calls per op, and the bytes
+    the leaf modules wrote."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -495,40 +525,19 @@ def count_torch_work(module: nn.Module, inputs: dict[str, np.ndarray], *, top: i
     }
     counter = FlopCounterMode(display=False)
     calls = _call_counter(set(counter.flop_registry))
-    leaves = [(name, m) for name, m in module.named_modules() if next(m.children(), None) is None]
     written = [0]
 
     def record(_module: nn.Module, _args: Any, output: Any) -> None:
         written[0] += _tensor_bytes(output)
 
-    hooks = [leaf.register_forward_hook(record) for _, leaf in leaves]
+    hooks = [leaf.register_forward_hook(record) for leaf in leaves]
     try:
         with torch.no_grad(), counter, calls:
             module(**tensors)
     finally:
         for hook in hooks:
             hook.remove()
-    counts = counter.get_flop_counts()
-    by_op = [
-        OpFlops(str(op), calls.calls[str(op)], int(flops), int(flops) // 2)
-        for op, flops in counts.get("Global", {}).items()
-    ]
-    root = type(module).__name__
-    leaf_flops = [
-        (name or root, type(leaf).__name__, sum(counts.get(_tracked(root, name), {}).values()))
-        for name, leaf in leaves
-    ]
-    first = next(iter(inputs.values()), None)
-    weights = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
-    return _summarise(
-        batch_size=int(first.shape[0]) if first is not None and first.ndim else 1,
-        by_op=by_op,
-        top_nodes=[NodeFlops(*n) for n in leaf_flops if n[2] > 0],
-        uncounted=set(),
-        weight_bytes=int(weights),
-        activation_bytes=written[0],
-        top=top,
-    )
+    return counter.get_flop_counts(), calls.calls, written[0]
 
 
 def _call_counter(ops: set[Any]) -> Any:

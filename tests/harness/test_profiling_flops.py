@@ -14,6 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from harness.core.efficiency import NodeFlops, OpFlops
+from harness.profiling import flops
 from harness.profiling.flops import count_onnx_work, count_torch_work
 from tests import onnx_builders
 
@@ -347,6 +348,39 @@ def test_a_large_external_weight_is_counted(tmp_path: Path) -> None:
     assert work.flops == 2 * 3 * 64 * 64
     assert work.weight_bytes == 64 * 64 * 4
     assert len(proto.graph.initializer) == 1  # still the caller's
+
+
+class _Decoder(nn.Module):
+    """Linear -> Unflatten -> ConvTranspose: the exporter computes the Unflatten target with
+    Shape, Mod and Slice, which ONNX's data propagation does not follow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(4, 2 * 3 * 3), nn.Unflatten(1, (2, 3, 3)), nn.ConvTranspose2d(2, 5, 2, 2)
+        )
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.layers(code)
+
+
+def test_shapes_computed_by_arithmetic_are_folded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = onnx_builders._export(
+        _Decoder(),
+        (torch.zeros(2, 4),),
+        tmp_path / "decoder.onnx",
+        {"code": {0: "batch"}},
+        {"y": {0: "batch"}},
+    )
+    proto = onnx.load(path)
+    work = count_onnx_work(proto, {"code": (3, 4)})
+    assert work.uncounted_ops == ()
+    expected = count_torch_work(_Decoder(), {"code": np.zeros((3, 4), np.float32)})
+    assert work.macs == expected.macs == 3 * 4 * 18 + 3 * 2 * 3 * 3 * 5 * 2 * 2
+    monkeypatch.setattr(flops, "_MAX_FOLD_ROUNDS", 0)  # inference alone loses the shape
+    assert "ConvTranspose" in count_onnx_work(proto, {"code": (3, 4)}).uncounted_ops
 
 
 def test_shapes_for_an_unknown_input_are_rejected() -> None:
