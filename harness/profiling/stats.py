@@ -98,7 +98,10 @@ def estimate_percentile(
     if data.size < need:
         return Estimate(None, None, None, insufficient=True, min_samples=need)
     q = float(name[1:])
-    low, high = bootstrap_ci(data, _percentile_of(q), resamples=resamples, seed=seed)
+    # Order-statistic draws: the same distribution as resampling whole arrays, in O(1)
+    # per replicate, so 200,000 samples cost what 200 do.
+    draws = _bootstrap_percentiles(np.sort(data), q, resamples, np.random.default_rng(seed))
+    low, high = _central_interval(draws, CONFIDENCE)
     return Estimate(percentile(data, q), low, high, insufficient=False, min_samples=need)
 
 
