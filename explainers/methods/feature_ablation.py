@@ -1,0 +1,30 @@
+"""FeatureAblation: replace each feature (a group of ``request.feature_mask``, or each
+element) with the baseline, one at a time, and attribute the output change to it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from explainers.methods._perturbation import perturbation_record
+from explainers.methods.base import AttributionRequest, Explainer, ParameterValue, RawAttribution
+
+__all__ = ["FeatureAblationExplainer"]
+
+
+class FeatureAblationExplainer(Explainer):
+    NAME = "feature_ablation"
+    modalities: ClassVar[frozenset[str]] = frozenset({"image", "tokens", "vector"})
+    DEFAULTS: ClassVar[dict[str, ParameterValue]] = {}
+
+    def _attribute(self, request: AttributionRequest) -> RawAttribution:
+        from captum.attr import FeatureAblation
+
+        attributions = FeatureAblation(request.forward).attribute(
+            request.attributed,
+            baselines=request.baseline,
+            target=request.target,
+            additional_forward_args=request.additional_forward_args,
+            feature_mask=request.feature_mask,
+            perturbations_per_eval=request.perturbations_per_eval,
+        )
+        return RawAttribution(attributions, None, perturbation_record(request))
