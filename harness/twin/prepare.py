@@ -1,0 +1,453 @@
+"""Graph preparation before onnx2torch: small, exact rewrites that unblock its converters.
+
+Each step works on a copy and returns the new graph with a ``PreparationStep`` saying what
+it changed; a step with nothing to do returns the graph it was given and ``changed=0``. A
+step whose result fails the ONNX checker (or that raises) is dropped: the graph before it
+goes on, and the step is recorded as ``skipped: <why>``. No step changes what the model
+computes.
+
+    inline_functions   calls to model-local functions replaced by their bodies
+    trim_optional      trailing empty ('') optional inputs and outputs removed from nodes
+    lift_constants     Constant nodes holding tensors become initializers of the same name
+    fold_constants     deterministic ops on constants only, evaluated once into initializers
+    value_info         ranks and static shapes from shape inference; where inference leaves
+                       a tensor without a rank, ranks observed in one onnxruntime pass
+    expose_outputs     an Identity in front of graph outputs that no node produces
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from harness.core.errors import first_line
+from harness.core.twin import PreparationStep
+
+__all__ = [
+    "add_value_info",
+    "expose_outputs",
+    "fold_constants",
+    "inline_functions",
+    "lift_constants",
+    "prepare",
+    "trim_optional",
+]
+
+log = logging.getLogger(__name__)
+
+Arrays = dict[str, np.ndarray]
+StepResult = tuple[onnx.ModelProto, PreparationStep]
+
+# Deterministic ops cheap enough to evaluate once when every input is a constant.
+_FOLDABLE = frozenset({
+    "Abs", "Add", "And", "Cast", "CastLike", "Ceil", "Concat", "ConstantOfShape", "Div",
+    "Equal", "Expand", "Flatten", "Floor", "Gather", "Greater", "GreaterOrEqual", "Identity",
+    "Less", "LessOrEqual", "Max", "Min", "Mod", "Mul", "Neg", "Not", "Or", "Range",
+    "Reciprocal", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSum", "Reshape", "Shape",
+    "Sign", "Size", "Slice", "Split", "Sqrt", "Squeeze", "Sub", "Tile", "Transpose",
+    "Unsqueeze", "Where",
+})  # fmt: skip
+# A folded tensor may grow past its inputs' size only up to this many elements.
+_MAX_FOLDED_ELEMENTS = 1 << 20
+_MAX_FOLD_PASSES = 8
+_TWO_GIB = 2**31 - 1
+
+
+def prepare(
+    proto: onnx.ModelProto, input_sets: Sequence[Arrays]
+) -> tuple[onnx.ModelProto, tuple[PreparationStep, ...]]:
+    """Every step in order, each guarded; ``input_sets`` feed the onnxruntime pass of
+    ``value_info`` (the audit inputs, and a second size where dims are dynamic)."""
+    steps: list[tuple[str, Callable[[onnx.ModelProto], StepResult]]] = [
+        ("inline_functions", inline_functions),
+        ("trim_optional", trim_optional),
+        ("lift_constants", lift_constants),
+        ("fold_constants", fold_constants),
+        ("value_info", lambda p: add_value_info(p, input_sets)),
+        ("expose_outputs", expose_outputs),
+    ]
+    records = []
+    for name, step in steps:
+        proto, record = _guarded(name, step, proto)
+        records.append(record)
+        log.debug("prepare %s: %s", name, record.detail)
+    return proto, tuple(records)
+
+
+def _guarded(
+    name: str, step: Callable[[onnx.ModelProto], StepResult], proto: onnx.ModelProto
+) -> StepResult:
+    try:
+        prepared, record = step(proto)
+        if record.changed and prepared.ByteSize() < _TWO_GIB:
+            onnx.checker.check_model(prepared, full_check=False)
+    except Exception as exc:  # any failure drops the step, never the conversion
+        why = f"{type(exc).__name__}: {first_line(exc)}"
+        return proto, PreparationStep(name, f"skipped: {why}", 0)
+    return prepared, record
+
+
+def _copy(proto: onnx.ModelProto) -> onnx.ModelProto:
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    return copy
+
+
+# ---------------------------------------------------------------------------- steps
+
+
+def inline_functions(proto: onnx.ModelProto) -> StepResult:
+    """Model-local functions inlined (onnx2torch converts only the main graph's ops)."""
+    local = {(f.domain, f.name) for f in proto.functions}
+    calls = sum((n.domain, n.op_type) in local for n in proto.graph.node)
+    if not local:
+        return proto, PreparationStep("inline_functions", "no model-local functions", 0)
+    import onnx.inliner
+
+    inlined = onnx.inliner.inline_local_functions(proto)
+    detail = f"inlined {calls} calls to {len(local)} model-local functions"
+    return inlined, PreparationStep("inline_functions", detail, calls)
+
+
+def trim_optional(proto: onnx.ModelProto) -> StepResult:
+    """Trailing '' inputs and outputs dropped: an omitted optional value, said explicitly.
+
+    onnx2torch reads a trailing '' input as a value it must find (Clip's absent max), and a
+    trailing '' output as a second output to index.
+    """
+    trimmable = [n for n in proto.graph.node if _has_trailing_empty(n)]
+    if not trimmable:
+        return proto, PreparationStep("trim_optional", "no trailing empty inputs or outputs", 0)
+    proto = _copy(proto)
+    for node in proto.graph.node:
+        while len(node.input) and node.input[-1] == "":
+            node.input.pop()
+        while len(node.output) > 1 and node.output[-1] == "":
+            node.output.pop()
+    ops = ", ".join(sorted({n.op_type for n in trimmable}))
+    detail = f"dropped trailing empty optional inputs/outputs of {len(trimmable)} nodes ({ops})"
+    return proto, PreparationStep("trim_optional", detail, len(trimmable))
+
+
+def _has_trailing_empty(node: onnx.NodeProto) -> bool:
+    return bool(
+        (len(node.input) and node.input[-1] == "")
+        or (len(node.output) > 1 and node.output[-1] == "")
+    )
+
+
+def lift_constants(proto: onnx.ModelProto) -> StepResult:
+    """Constant nodes holding a tensor (``value``, ``value_float(s)``, ``value_int(s)``)
+    become initializers under their output's name; those that feed a graph output stay."""
+    outputs = {o.name for o in proto.graph.output}
+    liftable = [
+        i
+        for i, node in enumerate(proto.graph.node)
+        if _is_tensor_constant(node) and node.output[0] not in outputs
+    ]
+    if not liftable:
+        return proto, PreparationStep("lift_constants", "no Constant nodes to lift", 0)
+    proto = _copy(proto)
+    graph = proto.graph
+    for i in reversed(liftable):
+        node = graph.node[i]
+        _add_initializer(proto, _constant_tensor(node))
+        del graph.node[i]
+    detail = f"lifted {len(liftable)} Constant nodes to initializers"
+    return proto, PreparationStep("lift_constants", detail, len(liftable))
+
+
+_CONSTANT_ATTRIBUTES = {"value", "value_float", "value_floats", "value_int", "value_ints"}
+
+
+def _is_tensor_constant(node: onnx.NodeProto) -> bool:
+    return (
+        node.op_type == "Constant"
+        and node.domain in ("", "ai.onnx")
+        and len(node.attribute) == 1
+        and node.attribute[0].name in _CONSTANT_ATTRIBUTES
+    )
+
+
+def _constant_tensor(node: onnx.NodeProto) -> TensorProto:
+    attribute = node.attribute[0]
+    name = node.output[0]
+    if attribute.name == "value":
+        tensor = TensorProto()
+        tensor.CopyFrom(attribute.t)
+        tensor.name = name
+        return tensor
+    if attribute.name == "value_float":
+        return helper.make_tensor(name, TensorProto.FLOAT, [], [attribute.f])
+    if attribute.name == "value_floats":
+        return helper.make_tensor(
+            name, TensorProto.FLOAT, [len(attribute.floats)], attribute.floats
+        )
+    if attribute.name == "value_int":
+        return helper.make_tensor(name, TensorProto.INT64, [], [attribute.i])
+    return helper.make_tensor(name, TensorProto.INT64, [len(attribute.ints)], attribute.ints)
+
+
+def _add_initializer(proto: onnx.ModelProto, tensor: TensorProto) -> None:
+    proto.graph.initializer.append(tensor)
+    if proto.ir_version < 4:  # before IR 4, every initializer is also a graph input
+        proto.graph.input.append(
+            helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims))
+        )
+
+
+def fold_constants(proto: onnx.ModelProto) -> StepResult:
+    """Deterministic ops whose inputs are all initializers, evaluated with the ONNX reference
+    evaluator and replaced by initializers, to a fixed point (at most a few passes). Shape of
+    a tensor whose shape is fully static counts as constant too. Results that would grow
+    past 2**20 elements and their inputs' size stay as they are."""
+    proto = _copy(proto)
+    static_shapes = _static_shapes(proto)
+    folded = 0
+    for _ in range(_MAX_FOLD_PASSES):
+        count = _fold_pass(proto, static_shapes)
+        folded += count
+        if not count:
+            break
+    if not folded:
+        return proto, PreparationStep("fold_constants", "no constant subgraphs to fold", 0)
+    removed = _drop_unused_initializers(proto)
+    detail = f"folded {folded} nodes into initializers ({removed} orphaned initializers removed)"
+    return proto, PreparationStep("fold_constants", detail, folded)
+
+
+def _fold_pass(proto: onnx.ModelProto, static_shapes: dict[str, tuple[int, ...]]) -> int:
+    graph = proto.graph
+    opset = _default_opset(proto)
+    initializers = {t.name: t for t in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    cache: Arrays = {}
+    keep, folded = [], 0
+    for node in graph.node:
+        values = _fold_node(node, initializers, cache, outputs, static_shapes, opset)
+        if values is None:
+            keep.append(node)
+            continue
+        for name, value in zip(node.output, values, strict=True):
+            tensor = numpy_helper.from_array(np.asarray(value), name)
+            _add_initializer(proto, tensor)
+            initializers[name] = tensor
+            cache[name] = np.asarray(value)
+        folded += 1
+    if folded:
+        del graph.node[:]
+        graph.node.extend(keep)
+    return folded
+
+
+def _fold_node(
+    node: onnx.NodeProto,
+    initializers: dict[str, TensorProto],
+    cache: Arrays,
+    graph_outputs: set[str],
+    static_shapes: dict[str, tuple[int, ...]],
+    opset: int,
+) -> list[np.ndarray] | None:
+    """The node's output values when it can be folded, else None."""
+    if node.domain not in ("", "ai.onnx") or node.op_type not in _FOLDABLE:
+        return None
+    if any(o in graph_outputs or not o for o in node.output):
+        return None
+    if node.op_type == "Shape" and node.input[0] not in initializers:
+        shape = static_shapes.get(node.input[0])
+        return None if shape is None else [_sliced_shape(node, shape)]
+    if not all(name == "" or name in initializers for name in node.input):
+        return None
+    feeds = {}
+    for name in node.input:
+        if name and name not in feeds:
+            if name not in cache:
+                cache[name] = numpy_helper.to_array(initializers[name])
+            feeds[name] = cache[name]
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        evaluator = ReferenceEvaluator(node, opsets={"": opset})
+        values = [np.asarray(v) for v in evaluator.run(None, feeds)]
+    except Exception:  # the reference evaluator cannot do this one: it stays a node
+        log.debug("cannot fold %s node %r", node.op_type, node.name, exc_info=True)
+        return None
+    limit = max(_MAX_FOLDED_ELEMENTS, sum(a.size for a in feeds.values()))
+    if sum(v.size for v in values) > limit or any(v.dtype == object for v in values):
+        return None
+    return values
+
+
+def _sliced_shape(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
+    attributes = {a.name: a.i for a in node.attribute}
+    start, end = attributes.get("start", 0), attributes.get("end", len(shape))
+    return np.array(shape[start:end], dtype=np.int64)
+
+
+def _static_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    """Tensor name -> shape, for tensors whose every dim shape inference fixes."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+    except Exception:  # inference is optional here: Shape nodes just stay
+        return {}
+    shapes = {}
+    graph = inferred.graph
+    for value in [*graph.value_info, *graph.input, *graph.output]:
+        tensor_type = value.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            continue
+        dims = tensor_type.shape.dim
+        if all(d.HasField("dim_value") for d in dims):
+            shapes[value.name] = tuple(int(d.dim_value) for d in dims)
+    return shapes
+
+
+def _default_opset(proto: onnx.ModelProto) -> int:
+    for opset in proto.opset_import:
+        if opset.domain in ("", "ai.onnx"):
+            return int(opset.version)
+    return onnx.defs.onnx_opset_version()
+
+
+def _drop_unused_initializers(proto: onnx.ModelProto) -> int:
+    used = set(_used_names(proto.graph)) | {o.name for o in proto.graph.output}
+    graph = proto.graph
+    unused = {t.name for t in graph.initializer if t.name not in used}
+    if not unused:
+        return 0
+    kept = [t for t in graph.initializer if t.name not in unused]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    inputs = [i for i in graph.input if i.name not in unused]
+    del graph.input[:]
+    graph.input.extend(inputs)
+    return len(unused)
+
+
+def _used_names(graph: onnx.GraphProto) -> Iterator[str]:
+    """Every name a node of the graph, or of a subgraph (outer-scope references), reads."""
+    for node in graph.node:
+        yield from node.input
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _used_names(attribute.g)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for subgraph in attribute.graphs:
+                    yield from _used_names(subgraph)
+
+
+def add_value_info(proto: onnx.ModelProto, input_sets: Sequence[Arrays]) -> StepResult:
+    """value_info (element type, rank, static dims) for every node output that shape
+    inference can describe; the rest get the ranks one onnxruntime pass per input set
+    observes (dims fixed where the same at every size, named after an input dim where they
+    follow it, unnamed otherwise)."""
+    before = _ranked(proto)
+    inferred = onnx.shape_inference.infer_shapes(
+        proto, check_type=False, strict_mode=False, data_prop=True
+    )
+    after = _ranked(inferred)
+    from_inference = len(after - before)
+    outputs = {o.name for o in inferred.graph.output}
+    missing = [n for n in _node_outputs(inferred.graph) if n not in after and n not in outputs]
+    observed, note = 0, ""
+    if missing and input_sets:
+        try:
+            observed = _observe_ranks(inferred, missing, input_sets)
+        except Exception as exc:  # onnxruntime cannot run it: inference's ranks stand
+            note = f"; onnxruntime pass skipped: {type(exc).__name__}: {first_line(exc)}"
+    unranked = len(missing) - observed
+    detail = (
+        f"{from_inference} tensors from shape inference, {observed} ranks observed with "
+        f"onnxruntime, {unranked} left without rank{note}"
+    )
+    changed = from_inference + observed
+    return (inferred if changed else proto), PreparationStep("value_info", detail, changed)
+
+
+def _ranked(proto: onnx.ModelProto) -> set[str]:
+    graph = proto.graph
+    return {
+        v.name
+        for v in [*graph.value_info, *graph.input, *graph.output]
+        if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
+    }
+
+
+def _node_outputs(graph: onnx.GraphProto) -> list[str]:
+    return [name for node in graph.node for name in node.output if name]
+
+
+def _observe_ranks(proto: onnx.ModelProto, names: list[str], input_sets: Sequence[Arrays]) -> int:
+    """Run ``proto`` with ``names`` exposed as outputs once per input set; write value_info
+    for each tensor whose rank is the same in every run. Returns how many got one."""
+    import onnxruntime as ort
+
+    probe = _copy(proto)
+    probe.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names)
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    session = ort.InferenceSession(
+        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    runs = [dict(zip(names, session.run(names, feeds), strict=True)) for feeds in input_sets]
+    dim_names = _input_dim_sizes(input_sets)
+    described = {v.name: v for v in proto.graph.value_info}
+    count = 0
+    for name in names:
+        arrays = [run[name] for run in runs]
+        if not all(isinstance(a, np.ndarray) for a in arrays):
+            continue  # a sequence or map: no rank to give
+        if len({a.ndim for a in arrays}) != 1:
+            continue
+        dims = [
+            _observed_dim([a.shape[axis] for a in arrays], dim_names)
+            for axis in range(arrays[0].ndim)
+        ]
+        elem_type = helper.np_dtype_to_tensor_dtype(arrays[0].dtype)
+        info = helper.make_tensor_value_info(name, elem_type, dims)
+        if name in described:
+            described[name].CopyFrom(info)
+        else:
+            proto.graph.value_info.append(info)
+        count += 1
+    return count
+
+
+def _input_dim_sizes(input_sets: Sequence[Arrays]) -> dict[tuple[int, ...], str]:
+    """Sizes across the runs -> a name for the input dim that has them (``input_ids:1``)."""
+    sizes: dict[tuple[int, ...], str] = {}
+    first = input_sets[0]
+    for input_name, array in first.items():
+        for axis in range(array.ndim):
+            key = tuple(int(s[input_name].shape[axis]) for s in input_sets)
+            if len(set(key)) > 1:
+                sizes.setdefault(key, f"{input_name}:{axis}")
+    return sizes
+
+
+def _observed_dim(sizes: list[int], dim_names: dict[tuple[int, ...], str]) -> int | str | None:
+    if len(set(sizes)) == 1:
+        return int(sizes[0])
+    return dim_names.get(tuple(sizes))
+
+
+def expose_outputs(proto: onnx.ModelProto) -> StepResult:
+    """Graph outputs that no node produces (an input or initializer handed straight out)
+    get an Identity node in front, under a new name: onnx2torch builds its outputs from
+    nodes only. The twin names its outputs by position, so the old names stay its names."""
+    produced = set(_node_outputs(proto.graph))
+    bare = [i for i, o in enumerate(proto.graph.output) if o.name not in produced]
+    if not bare:
+        return proto, PreparationStep("expose_outputs", "every graph output comes from a node", 0)
+    proto = _copy(proto)
+    for i in bare:
+        output = proto.graph.output[i]
+        exposed = f"{output.name}__twin_output"
+        proto.graph.node.append(helper.make_node("Identity", [output.name], [exposed]))
+        output.name = exposed
+    detail = f"added Identity nodes for {len(bare)} outputs no node produces"
+    return proto, PreparationStep("expose_outputs", detail, len(bare))
