@@ -1,26 +1,32 @@
 """LSTM and GRU (7, 14, 22): layout 0, forward/reverse/bidirectional, default activations.
 
 ONNX stacks the gates as LSTM (i, o, f, c) and GRU (z, r, h); torch as LSTM (i, f, g, o)
-and GRU (r, z, n), so the weight blocks are reordered once at conversion. Where torch's own
-``nn.LSTM``/``nn.GRU`` computes the same function (every LSTM; GRU with
-``linear_before_reset=1``, which is what torch exports) the twin runs them; a GRU with
-``linear_before_reset=0`` applies the reset gate before the recurrent linear map, which
-``nn.GRU`` cannot, so it runs an explicit loop over time steps. A single reverse direction
-runs forward over the time-flipped input.
+and GRU (r, z, n). The node's W, R and B arrive as inputs at run time, initializers or
+computed (the dynamo exporter slices and concatenates torch's weights in the graph), and
+are reordered on every call, so gradients also reach whatever computed them. Where torch's
+kernels compute the same function (every LSTM; GRU with ``linear_before_reset=1``, which is
+what torch exports) they run through ``torch.func.functional_call`` on a weightless
+(meta-device) ``nn.LSTM``/``nn.GRU``; a GRU with ``linear_before_reset=0`` applies the reset
+gate before the recurrent linear map, which ``nn.GRU`` cannot, so it runs an explicit loop
+over time steps. A single reverse direction runs forward over the time-flipped input.
 
 Refused with NotImplementedError: ``layout=1``, ``clip``, non-default ``activations``,
-``input_forget=1``, non-zero peepholes ``P``, weights computed in the graph (W, R, B must be
-initializers or Constants), and, at run time, ``sequence_lens`` shorter than the sequence.
+``input_forget=1``, non-zero peepholes ``P``, and, at run time, ``sequence_lens`` shorter
+than the sequence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
-from onnx2torch.utils.common import OnnxMapping, OperationConverterResult, get_const_value
+from onnx2torch.utils.common import (
+    OperationConverterResult,
+    get_const_value,
+    onnx_mapping_from_node,
+)
 from torch import nn
+from torch.func import functional_call
 
 from harness.twin.converters._registry import register_missing
 
@@ -35,33 +41,8 @@ _DIRECTIONS = ("forward", "reverse", "bidirectional")
 Outputs = torch.Tensor | tuple[torch.Tensor, ...]
 
 
-@dataclass(frozen=True)
-class _Weights:
-    w: torch.Tensor  # (directions, gates * hidden, input)
-    r: torch.Tensor  # (directions, gates * hidden, hidden)
-    b: torch.Tensor  # (directions, 2 * gates * hidden): input biases, then recurrent
-
-
 def _refuse(node: Any, what: str) -> NotImplementedError:
     return NotImplementedError(f"{node.operation_type} node {node.name!r}: {what}")
-
-
-def _input_name(node: Any, index: int) -> str:
-    return node.input_values[index] if len(node.input_values) > index else ""
-
-
-def _constant(node: Any, graph: Any, index: int, what: str) -> torch.Tensor | None:
-    name = _input_name(node, index)
-    if not name:
-        return None
-    try:
-        return torch.as_tensor(get_const_value(name, graph))
-    except KeyError as exc:
-        raise _refuse(
-            node,
-            f"{what} {name!r} is computed in the graph; the twin needs it as an initializer "
-            "or a Constant (fold the graph's constants first)",
-        ) from exc
 
 
 def _check_attributes(node: Any, directions: int) -> None:
@@ -82,22 +63,9 @@ def _check_attributes(node: Any, directions: int) -> None:
         )
 
 
-def _weights(node: Any, graph: Any, gates: int, hidden: int) -> _Weights:
-    w = _constant(node, graph, 1, "weight W")
-    r = _constant(node, graph, 2, "recurrence weight R")
-    if w is None or r is None:
-        raise _refuse(node, "inputs W and R are required")
-    b = _constant(node, graph, 3, "bias B")
-    if b is None:
-        b = torch.zeros(w.shape[0], 2 * gates * hidden, dtype=w.dtype)
-    if w.shape[1] != gates * hidden:
-        raise _refuse(node, f"W has shape {list(w.shape)}; expected {gates * hidden} rows")
-    return _Weights(w=w, r=r, b=b)
-
-
-def _reorder(t: torch.Tensor, order: tuple[int, ...], hidden: int) -> torch.Tensor:
-    blocks = t.split(hidden, dim=0)
-    return torch.cat([blocks[i] for i in order], dim=0).contiguous()
+def _check_peepholes(p: torch.Tensor | None) -> None:
+    if p is not None and bool(p.any()):
+        raise NotImplementedError("LSTM with non-zero peephole weights P is not supported")
 
 
 def _check_full_length(sequence_lens: torch.Tensor | None, steps: int) -> None:
@@ -109,10 +77,19 @@ def _check_full_length(sequence_lens: torch.Tensor | None, steps: int) -> None:
         )
 
 
+def _bias(b: torch.Tensor | None, w: torch.Tensor, gates: int, hidden: int) -> torch.Tensor:
+    return w.new_zeros(w.shape[0], 2 * gates * hidden) if b is None else b
+
+
 def _initial(state: torch.Tensor | None, directions: int, x: torch.Tensor, hidden: int) -> Any:
     if state is not None:
         return state.contiguous()
     return x.new_zeros(directions, x.shape[1], hidden)
+
+
+def _reorder(t: torch.Tensor, order: tuple[int, ...], hidden: int) -> torch.Tensor:
+    blocks = t.split(hidden, dim=0)
+    return torch.cat([blocks[i] for i in order], dim=0)
 
 
 def _pack(outputs: tuple[torch.Tensor, ...], n_outputs: int) -> Outputs:
@@ -121,38 +98,62 @@ def _pack(outputs: tuple[torch.Tensor, ...], n_outputs: int) -> Outputs:
 
 
 class TorchRecurrent(nn.Module):
-    """ONNX LSTM / GRU (linear_before_reset=1) on torch's nn.LSTM / nn.GRU; returns
-    Y (seq, directions, batch, hidden), Y_h and, for LSTM, Y_c (directions, batch, hidden)."""
+    """ONNX LSTM / GRU (linear_before_reset=1) on torch's kernels; returns Y (seq,
+    directions, batch, hidden), Y_h and, for LSTM, Y_c (directions, batch, hidden)."""
 
-    def __init__(self, rnn: nn.LSTM | nn.GRU, reverse: bool, n_outputs: int) -> None:
+    def __init__(self, kind: str, hidden: int, direction: str, n_outputs: int) -> None:
         super().__init__()
-        self.rnn = rnn
-        self.reverse = reverse
+        self.kind = kind
+        self.hidden = hidden
+        self.direction = direction
         self.n_outputs = n_outputs
+
+    def _torch_weights(
+        self, w: torch.Tensor, r: torch.Tensor, b: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        order = _LSTM_TO_TORCH if self.kind == "LSTM" else _GRU_TO_TORCH
+        params = {}
+        for d in range(w.shape[0]):
+            suffix = "_l0_reverse" if d == 1 else "_l0"
+            bias_ih, bias_hh = b[d].split(len(order) * self.hidden)
+            params["weight_ih" + suffix] = _reorder(w[d], order, self.hidden)
+            params["weight_hh" + suffix] = _reorder(r[d], order, self.hidden)
+            params["bias_ih" + suffix] = _reorder(bias_ih, order, self.hidden)
+            params["bias_hh" + suffix] = _reorder(bias_hh, order, self.hidden)
+        return params
 
     def forward(
         self,
         x: torch.Tensor,
+        w: torch.Tensor,
+        r: torch.Tensor,
+        b: torch.Tensor | None = None,
         sequence_lens: torch.Tensor | None = None,
         initial_h: torch.Tensor | None = None,
         initial_c: torch.Tensor | None = None,
+        p: torch.Tensor | None = None,
     ) -> Outputs:
         _check_full_length(sequence_lens, x.shape[0])
-        directions = 2 if self.rnn.bidirectional else 1
-        hidden = self.rnn.hidden_size
-        h0 = _initial(initial_h, directions, x, hidden)
-        if self.reverse:
+        _check_peepholes(p)
+        gates = 4 if self.kind == "LSTM" else 3
+        params = self._torch_weights(w, r, _bias(b, w, gates, self.hidden))
+        directions = w.shape[0]
+        cls = nn.LSTM if self.kind == "LSTM" else nn.GRU
+        # Shapes only: functional_call supplies every weight, so nothing is allocated.
+        template = cls(w.shape[2], self.hidden, bidirectional=directions == 2, device="meta")
+        h0 = _initial(initial_h, directions, x, self.hidden)
+        if self.direction == "reverse":
             x = x.flip(0)
-        if isinstance(self.rnn, nn.LSTM):
-            c0 = _initial(initial_c, directions, x, hidden)
-            y, (h_n, c_n) = self.rnn(x, (h0, c0))
+        if self.kind == "LSTM":
+            c0 = _initial(initial_c, directions, x, self.hidden)
+            y, (h_n, c_n) = functional_call(template, params, (x, (h0, c0)))
             states: tuple[torch.Tensor, ...] = (h_n, c_n)
         else:
-            y, h_n = self.rnn(x, h0)
+            y, h_n = functional_call(template, params, (x, h0))
             states = (h_n,)
-        if self.reverse:
+        if self.direction == "reverse":
             y = y.flip(0)
-        y = y.reshape(y.shape[0], y.shape[1], directions, hidden).permute(0, 2, 1, 3)
+        y = y.reshape(y.shape[0], y.shape[1], directions, self.hidden).permute(0, 2, 1, 3)
         return _pack((y, *states), self.n_outputs)
 
 
@@ -160,11 +161,8 @@ class ManualGRU(nn.Module):
     """ONNX GRU step by step, for ``linear_before_reset=0``:
     h~ = tanh(W_h x + R_h (r * h) + Wb_h + Rb_h), h' = (1 - z) * h~ + z * h."""
 
-    def __init__(self, weights: _Weights, hidden: int, direction: str, n_outputs: int) -> None:
+    def __init__(self, hidden: int, direction: str, n_outputs: int) -> None:
         super().__init__()
-        self.w = nn.Parameter(weights.w.clone())
-        self.r = nn.Parameter(weights.r.clone())
-        self.b = nn.Parameter(weights.b.clone())
         self.hidden = hidden
         self.reverse_flags = {
             "forward": (False,),
@@ -173,18 +171,25 @@ class ManualGRU(nn.Module):
         }[direction]
         self.n_outputs = n_outputs
 
-    def _run(self, x: torch.Tensor, h: torch.Tensor, d: int, reverse: bool) -> list[torch.Tensor]:
+    def _run(
+        self,
+        x: torch.Tensor,
+        h: torch.Tensor,
+        weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        reverse: bool,
+    ) -> list[torch.Tensor]:
+        w, r, b = weights  # one direction's (3h, in), (3h, h), (6h,)
         hid = self.hidden
-        x_proj = x @ self.w[d].T + self.b[d, : 3 * hid]  # (seq, batch, 3 * hidden): z, r, h
-        r_z, r_r, r_h = self.r[d].split(hid, dim=0)
-        rb_z, rb_r, rb_h = self.b[d, 3 * hid :].split(hid)
+        x_proj = x @ w.T + b[: 3 * hid]  # (seq, batch, 3 * hidden): z, r, h
+        r_z, r_r, r_h = r.split(hid, dim=0)
+        rb_z, rb_r, rb_h = b[3 * hid :].split(hid)
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
         out: list[torch.Tensor] = [h] * x.shape[0]
         for t in steps:
             xz, xr, xh = x_proj[t].split(hid, dim=-1)
             z = torch.sigmoid(xz + h @ r_z.T + rb_z)
-            r = torch.sigmoid(xr + h @ r_r.T + rb_r)
-            candidate = torch.tanh(xh + (r * h) @ r_h.T + rb_h)
+            reset = torch.sigmoid(xr + h @ r_r.T + rb_r)
+            candidate = torch.tanh(xh + (reset * h) @ r_h.T + rb_h)
             h = (1 - z) * candidate + z * h
             out[t] = h
         return out
@@ -192,77 +197,63 @@ class ManualGRU(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
+        w: torch.Tensor,
+        r: torch.Tensor,
+        b: torch.Tensor | None = None,
         sequence_lens: torch.Tensor | None = None,
         initial_h: torch.Tensor | None = None,
     ) -> Outputs:
         _check_full_length(sequence_lens, x.shape[0])
+        b = _bias(b, w, 3, self.hidden)
         h0 = _initial(initial_h, len(self.reverse_flags), x, self.hidden)
         ys, finals = [], []
         for d, reverse in enumerate(self.reverse_flags):
-            steps = self._run(x, h0[d], d, reverse)
+            steps = self._run(x, h0[d], (w[d], r[d], b[d]), reverse)
             ys.append(torch.stack(steps))
             finals.append(steps[0] if reverse else steps[-1])
         return _pack((torch.stack(ys, dim=1), torch.stack(finals)), self.n_outputs)
 
 
-def _load(rnn: nn.LSTM | nn.GRU, weights: _Weights, order: tuple[int, ...], hidden: int) -> None:
-    gates = len(order)
-    with torch.no_grad():
-        for d in range(weights.w.shape[0]):
-            suffix = "_l0_reverse" if d == 1 else "_l0"
-            bias_ih, bias_hh = weights.b[d].split(gates * hidden)
-            for name, value in (
-                ("weight_ih", weights.w[d]),
-                ("weight_hh", weights.r[d]),
-                ("bias_ih", bias_ih),
-                ("bias_hh", bias_hh),
-            ):
-                getattr(rnn, name + suffix).copy_(_reorder(value, order, hidden))
-
-
-def _spec(node: Any) -> tuple[int, str, int]:
+def _spec(node: Any) -> tuple[int, str]:
     hidden = node.attributes.get("hidden_size")
     direction = node.attributes.get("direction", "forward")
     if direction not in _DIRECTIONS:
         raise _refuse(node, f"direction={direction!r}; expected one of {_DIRECTIONS}")
     if not hidden:
         raise _refuse(node, "the hidden_size attribute is required")
-    directions = 2 if direction == "bidirectional" else 1
-    _check_attributes(node, directions)
-    return int(hidden), direction, directions
+    _check_attributes(node, 2 if direction == "bidirectional" else 1)
+    return int(hidden), direction
 
 
-def _mapping(node: Any, indices: tuple[int, ...]) -> OnnxMapping:
-    return OnnxMapping(
-        inputs=tuple(_input_name(node, i) for i in indices), outputs=node.output_values
-    )
+def _refuse_constant_peepholes(node: Any, graph: Any) -> None:
+    """Refuse at conversion what the run would refuse, when P is a constant."""
+    name = node.input_values[7] if len(node.input_values) > 7 else ""
+    if not name:
+        return
+    try:
+        p = torch.as_tensor(get_const_value(name, graph))
+    except KeyError:
+        return  # computed in the graph: checked when the twin runs
+    if bool(p.any()):
+        raise _refuse(node, "non-zero peephole weights P are not supported")
 
 
 @register_missing("LSTM", _VERSIONS)
 def convert_lstm(node: Any, graph: Any) -> Any:
-    hidden, direction, directions = _spec(node)
-    weights = _weights(node, graph, gates=4, hidden=hidden)
-    peepholes = _constant(node, graph, 7, "peephole weight P")
-    if peepholes is not None and bool(peepholes.any()):
-        raise _refuse(node, "non-zero peephole weights P are not supported")
-    lstm = nn.LSTM(weights.w.shape[2], hidden, bidirectional=directions == 2, dtype=weights.w.dtype)
-    _load(lstm, weights, _LSTM_TO_TORCH, hidden)
-    module = TorchRecurrent(lstm, reverse=direction == "reverse", n_outputs=len(node.output_values))
-    return OperationConverterResult(torch_module=module, onnx_mapping=_mapping(node, (0, 4, 5, 6)))
+    hidden, direction = _spec(node)
+    _refuse_constant_peepholes(node, graph)
+    module = TorchRecurrent("LSTM", hidden, direction, n_outputs=len(node.output_values))
+    return OperationConverterResult(torch_module=module, onnx_mapping=onnx_mapping_from_node(node))
 
 
 @register_missing("GRU", _VERSIONS)
 def convert_gru(node: Any, graph: Any) -> Any:
-    hidden, direction, directions = _spec(node)
-    weights = _weights(node, graph, gates=3, hidden=hidden)
+    del graph
+    hidden, direction = _spec(node)
     n_outputs = len(node.output_values)
     module: nn.Module
     if node.attributes.get("linear_before_reset", 0):
-        gru = nn.GRU(
-            weights.w.shape[2], hidden, bidirectional=directions == 2, dtype=weights.w.dtype
-        )
-        _load(gru, weights, _GRU_TO_TORCH, hidden)
-        module = TorchRecurrent(gru, reverse=direction == "reverse", n_outputs=n_outputs)
+        module = TorchRecurrent("GRU", hidden, direction, n_outputs)
     else:
-        module = ManualGRU(weights, hidden, direction, n_outputs)
-    return OperationConverterResult(torch_module=module, onnx_mapping=_mapping(node, (0, 4, 5)))
+        module = ManualGRU(hidden, direction, n_outputs)
+    return OperationConverterResult(torch_module=module, onnx_mapping=onnx_mapping_from_node(node))

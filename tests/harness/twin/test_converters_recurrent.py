@@ -1,6 +1,6 @@
 """LSTM and GRU: torch exports (one and two directions, batch_first wrapped) and hand-built
 nodes (reverse, linear_before_reset=0, initial states, sequence_lens) against onnxruntime;
-the refusals; and the reference zoo GRU model."""
+weights computed in the graph; the refusals; and the reference zoo GRU model."""
 
 from __future__ import annotations
 
@@ -192,12 +192,27 @@ def test_unsupported_attributes_are_refused(kind: str, attrs: dict[str, Any], ma
         convert(_rnn_model(kind, **attrs))
 
 
-def test_weights_computed_in_the_graph_are_refused() -> None:
-    model = _rnn_model("GRU")
-    w = next(i for i in model.graph.initializer if i.name == "W")
-    model.graph.initializer.remove(w)
-    model.graph.input.append(value("W", TensorProto.FLOAT, list(w.dims)))
-    with pytest.raises(NotImplementedError, match="weight W 'W' is computed"):
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_weights_computed_in_the_graph_match_onnxruntime_and_get_gradients(kind: str) -> None:
+    """The dynamo exporter computes R by slicing and concatenating torch's weight; here W
+    and R arrive as graph inputs, and gradients reach them too."""
+    model = _rnn_model(kind, "bidirectional")
+    feeds = _feeds(kind, "bidirectional")
+    for name in ("W", "R"):
+        tensor = next(i for i in model.graph.initializer if i.name == name)
+        model.graph.initializer.remove(tensor)
+        model.graph.input.append(value(name, TensorProto.FLOAT, list(tensor.dims)))
+        feeds[name] = onnx.numpy_helper.to_array(tensor)
+    twin = assert_parity(model, feeds, rtol=1e-5, atol=RNN_ATOL)
+    assert_grads_flow(twin, model, feeds)
+
+
+def test_non_zero_peepholes_are_refused() -> None:
+    model = _rnn_model("LSTM")
+    lstm = next(n for n in model.graph.node if n.op_type == "LSTM")
+    lstm.input.append("P")
+    model.graph.initializer.append(init("P", np.ones((1, 3 * HIDDEN), np.float32)))
+    with pytest.raises(NotImplementedError, match="peephole"):
         convert(model)
 
 

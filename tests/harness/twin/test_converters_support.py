@@ -85,7 +85,7 @@ def _graph_inputs(model: onnx.ModelProto) -> list[str]:
 def run_twin(
     twin: torch.nn.Module, model: onnx.ModelProto, feeds: dict[str, np.ndarray]
 ) -> list[torch.Tensor]:
-    args = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in _graph_inputs(model)]
+    args = [torch.from_numpy(np.array(feeds[n], copy=True)) for n in _graph_inputs(model)]
     out = twin(*args)
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
@@ -123,7 +123,7 @@ def assert_grads_flow(
     for the inputs named in ``wrt``)."""
     args = []
     for name in _graph_inputs(model):
-        t = torch.from_numpy(np.ascontiguousarray(feeds[name])).clone()
+        t = torch.from_numpy(np.array(feeds[name], copy=True))
         if t.is_floating_point() and (wrt is None or name in wrt):
             t.requires_grad_(True)
         args.append(t)
