@@ -12,7 +12,16 @@ computes.
     fold_constants     deterministic ops on constants only, evaluated once into initializers
     value_info         ranks and static shapes from shape inference; where inference leaves
                        a tensor without a rank, ranks observed in one onnxruntime pass
-    expose_outputs     an Identity in front of graph outputs that no node produces
+    rewrite_reshape_allowzero
+                       Reshape-14 ``allowzero=1`` set to 0 where its shape provably holds no 0
+                       (constant, inferred, or observed at every audit input size)
+    rewrite_flatten_edges
+                       Flatten-9/11/13 with axis 0 or axis == rank as a Reshape to (1, -1)
+                       or (-1, 1)
+    rewrite_dynamic_clip
+                       Clip with a computed min or max as Min(Max(x, min), max)
+    expose_outputs     an Identity in front of graph outputs that no node produces, and in
+                       front of those a multi-output node produces
 """
 
 from __future__ import annotations
@@ -34,6 +43,9 @@ __all__ = [
     "inline_functions",
     "lift_constants",
     "prepare",
+    "rewrite_dynamic_clip",
+    "rewrite_flatten_edges",
+    "rewrite_reshape_allowzero",
     "trim_optional",
 ]
 
@@ -60,14 +72,18 @@ _TWO_GIB = 2**31 - 1
 def prepare(
     proto: onnx.ModelProto, input_sets: Sequence[Arrays]
 ) -> tuple[onnx.ModelProto, tuple[PreparationStep, ...]]:
-    """Every step in order, each guarded; ``input_sets`` feed the onnxruntime pass of
-    ``value_info`` (the audit inputs, and a second size where dims are dynamic)."""
+    """Every step in order, each guarded; ``input_sets`` feed the onnxruntime passes of
+    ``value_info`` and ``rewrite_reshape_allowzero`` (the audit inputs, and a second size
+    where dims are dynamic)."""
     steps: list[tuple[str, Callable[[onnx.ModelProto], StepResult]]] = [
         ("inline_functions", inline_functions),
         ("trim_optional", trim_optional),
         ("lift_constants", lift_constants),
         ("fold_constants", fold_constants),
         ("value_info", lambda p: add_value_info(p, input_sets)),
+        ("rewrite_reshape_allowzero", lambda p: rewrite_reshape_allowzero(p, input_sets)),
+        ("rewrite_flatten_edges", rewrite_flatten_edges),
+        ("rewrite_dynamic_clip", rewrite_dynamic_clip),
         ("expose_outputs", expose_outputs),
     ]
     records = []
@@ -384,16 +400,7 @@ def _node_outputs(graph: onnx.GraphProto) -> list[str]:
 def _observe_ranks(proto: onnx.ModelProto, names: list[str], input_sets: Sequence[Arrays]) -> int:
     """Run ``proto`` with ``names`` exposed as outputs once per input set; write value_info
     for each tensor whose rank is the same in every run. Returns how many got one."""
-    import onnxruntime as ort
-
-    probe = _copy(proto)
-    probe.graph.output.extend(onnx.ValueInfoProto(name=n) for n in names)
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    session = ort.InferenceSession(
-        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
-    runs = [dict(zip(names, session.run(names, feeds), strict=True)) for feeds in input_sets]
+    runs = _evaluate(proto, names, input_sets)
     dim_names = _input_dim_sizes(input_sets)
     described = {v.name: v for v in proto.graph.value_info}
     count = 0
@@ -435,19 +442,356 @@ def _observed_dim(sizes: list[int], dim_names: dict[tuple[int, ...], str]) -> in
     return dim_names.get(tuple(sizes))
 
 
+def _evaluate(
+    proto: onnx.ModelProto, names: list[str], input_sets: Sequence[Arrays]
+) -> list[Arrays]:
+    """The values of main-graph tensors ``names`` in one onnxruntime run per input set
+    (intermediate tensors exposed as extra outputs; graph inputs and initializers read
+    from the feeds and the graph)."""
+    import onnxruntime as ort
+
+    initializers = {t.name: t for t in proto.graph.initializer}
+    inputs = {i.name for i in proto.graph.input} | set(initializers)
+    wanted = [n for n in dict.fromkeys(names) if n not in inputs]
+    probe = _copy(proto)
+    outputs = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(onnx.ValueInfoProto(name=n) for n in wanted if n not in outputs)
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    session = ort.InferenceSession(
+        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    runs = []
+    for feeds in input_sets:
+        values = dict(zip(wanted, session.run(wanted, feeds), strict=True)) if wanted else {}
+        for n in names:
+            if n in inputs:  # fed, or an initializer (a graph input's default, too)
+                values[n] = feeds[n] if n in feeds else numpy_helper.to_array(initializers[n])
+        runs.append(values)
+    return runs
+
+
+def _since_version(proto: onnx.ModelProto, op_type: str) -> int | None:
+    """The since-version of the default-domain ``op_type`` at the model's opset."""
+    try:
+        schema = onnx.defs.get_schema(op_type, max_inclusive_version=_default_opset(proto))
+    except (RuntimeError, onnx.defs.SchemaError):
+        return None
+    return int(schema.since_version)
+
+
+def _unique_name(taken: set[str], base: str) -> str:
+    name, suffix = base, 1
+    while name in taken:
+        name, suffix = f"{base}_{suffix}", suffix + 1
+    taken.add(name)
+    return name
+
+
+def _all_names(graph: onnx.GraphProto) -> set[str]:
+    """Every value and node name of the graph and of its subgraphs."""
+    names = {v.name for v in [*graph.input, *graph.output, *graph.value_info]}
+    names |= {t.name for t in graph.initializer}
+    for node in graph.node:
+        names.update([*node.input, *node.output, node.name])
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                names |= _all_names(attribute.g)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for subgraph in attribute.graphs:
+                    names |= _all_names(subgraph)
+    return names
+
+
+def _attribute(node: onnx.NodeProto, name: str, default: int) -> int:
+    return next((int(a.i) for a in node.attribute if a.name == name), default)
+
+
+def rewrite_reshape_allowzero(
+    proto: onnx.ModelProto, input_sets: Sequence[Arrays] = ()
+) -> StepResult:
+    """Reshape-14 (opsets 14 to 18) with ``allowzero=1`` gets ``allowzero=0``, which
+    onnx2torch converts, where the target shape provably holds no 0 (the two differ only
+    in what a 0 means: a zero-size axis, or the input's axis copied). Proof, in order: the
+    shape is an initializer without 0; shape inference with data propagation (on a copy
+    without the graph's value_info and output shapes) gives every output dim as a positive
+    number, so every shape entry is that number or -1; or the shape, computed in one
+    onnxruntime pass per input set, holds no 0 at any of them (the evidence holds for those
+    inputs, the ones the twin's parity is checked at). Other nodes keep ``allowzero=1``."""
+    name = "rewrite_reshape_allowzero"
+    if _since_version(proto, "Reshape") != 14:
+        return proto, PreparationStep(name, "no Reshape-14 in this opset", 0)
+    nodes = [
+        i
+        for i, n in enumerate(proto.graph.node)
+        if n.op_type == "Reshape"
+        and n.domain in ("", "ai.onnx")
+        and _attribute(n, "allowzero", 0) == 1
+    ]
+    if not nodes:
+        return proto, PreparationStep(name, "no Reshape with allowzero=1", 0)
+    graph = proto.graph
+    initializers = {t.name: t for t in graph.initializer}
+    evidence: dict[int, str] = {}
+    zero: list[int] = []
+    for i in nodes:
+        shape = graph.node[i].input[1]
+        if shape in initializers:
+            if np.any(numpy_helper.to_array(initializers[shape]) == 0):
+                zero.append(i)
+            else:
+                evidence[i] = "constant"
+    pending = [i for i in nodes if i not in evidence and i not in zero]
+    if pending:
+        inferred = _inferred_positive_shapes(proto)
+        for i in pending:
+            if graph.node[i].output[0] in inferred:
+                evidence[i] = "inferred"
+    pending = [i for i in pending if i not in evidence]
+    note = ""
+    if pending and input_sets:
+        try:
+            runs = _evaluate(proto, [graph.node[i].input[1] for i in pending], input_sets)
+        except Exception as exc:  # onnxruntime cannot run it: these stay unproven
+            note = f"; onnxruntime pass failed: {type(exc).__name__}: {first_line(exc)}"
+            runs = []
+        for i in pending if runs else []:
+            values = [np.asarray(run[graph.node[i].input[1]]) for run in runs]
+            if any(np.any(v == 0) for v in values):
+                zero.append(i)
+            else:
+                evidence[i] = "observed"
+    unproven = len(nodes) - len(evidence) - len(zero)
+    if evidence:
+        proto = _copy(proto)
+        for i in evidence:
+            for attribute in proto.graph.node[i].attribute:
+                if attribute.name == "allowzero":
+                    attribute.i = 0
+    kinds = [evidence.get(i) for i in nodes]
+    detail = (
+        f"allowzero=0 on {len(evidence)} of {len(nodes)} Reshape nodes with allowzero=1 "
+        f"(shape without 0: {kinds.count('constant')} constant, {kinds.count('inferred')} "
+        f"by shape inference, {kinds.count('observed')} observed at {len(input_sets)} input "
+        f"sizes); {len(zero)} kept (a 0 in the shape), {unproven} kept (shape unproven){note}"
+    )
+    return proto, PreparationStep(name, detail, len(evidence))
+
+
+def _inferred_positive_shapes(proto: onnx.ModelProto) -> set[str]:
+    """Tensors that shape inference with data propagation, from the graph's inputs and
+    initializers alone (its value_info and output shapes dropped), gives a shape of
+    positive numbers."""
+    bare = _copy(proto)
+    del bare.graph.value_info[:]
+    for output in bare.graph.output:
+        if output.type.HasField("tensor_type"):
+            output.type.tensor_type.ClearField("shape")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(
+            bare, check_type=False, strict_mode=False, data_prop=True
+        )
+    except Exception:  # inference is only one of the proofs
+        return set()
+    positive = set()
+    for value in [*inferred.graph.value_info, *inferred.graph.output]:
+        tensor_type = value.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            continue
+        dims = tensor_type.shape.dim
+        if all(d.HasField("dim_value") and d.dim_value > 0 for d in dims):
+            positive.add(value.name)
+    return positive
+
+
+def _ranks(proto: onnx.ModelProto) -> dict[str, int]:
+    """Tensor name -> rank, from value_info, graph inputs and outputs, and initializers."""
+    graph = proto.graph
+    ranks = {t.name: len(t.dims) for t in graph.initializer}
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        tensor_type = value.type.tensor_type
+        if value.type.HasField("tensor_type") and tensor_type.HasField("shape"):
+            ranks[value.name] = len(tensor_type.shape.dim)
+    return ranks
+
+
+def rewrite_flatten_edges(proto: onnx.ModelProto) -> StepResult:
+    """Flatten-9/11/13 with axis 0 (or -rank) becomes ``Reshape(x, [1, -1])`` and with
+    axis == rank ``Reshape(x, [-1, 1])``: onnx2torch's Flatten flattens to 1-D there and
+    then fails. Needs the input's rank (from value_info); a Flatten whose input has none
+    stays."""
+    name = "rewrite_flatten_edges"
+    if _since_version(proto, "Flatten") not in (9, 11, 13):
+        return proto, PreparationStep(name, "no Flatten-9/11/13 in this opset", 0)
+    flattens = [
+        i
+        for i, n in enumerate(proto.graph.node)
+        if n.op_type == "Flatten" and n.domain in ("", "ai.onnx")
+    ]
+    ranks = _ranks(proto)
+    edges: dict[int, list[int]] = {}
+    unranked = 0
+    for i in flattens:
+        node = proto.graph.node[i]
+        rank = ranks.get(node.input[0])
+        if rank is None:
+            unranked += 1
+            continue
+        axis = _attribute(node, "axis", 1)
+        axis = axis + rank if axis < 0 else axis
+        if axis == 0:
+            edges[i] = [1, -1]
+        elif axis == rank:
+            edges[i] = [-1, 1]
+    if not edges:
+        detail = f"no Flatten with axis 0 or axis == rank ({unranked} without a known rank)"
+        return proto, PreparationStep(name, detail, 0)
+    proto = _copy(proto)
+    taken = _all_names(proto.graph)
+    shapes: dict[tuple[int, ...], str] = {}
+    for i, shape in edges.items():
+        key = tuple(shape)
+        if key not in shapes:
+            label = "1_m1" if key == (1, -1) else "m1_1"
+            shapes[key] = _unique_name(taken, f"twin_flatten_shape_{label}")
+            tensor = numpy_helper.from_array(np.array(shape, np.int64), shapes[key])
+            _add_initializer(proto, tensor)
+        node = proto.graph.node[i]
+        reshape = helper.make_node(
+            "Reshape", [node.input[0], shapes[key]], list(node.output), name=node.name
+        )
+        node.CopyFrom(reshape)
+    to_row = sum(s == [1, -1] for s in edges.values())
+    detail = (
+        f"rewrote {len(edges)} Flatten nodes as Reshape ({to_row} axis 0 to (1, -1), "
+        f"{len(edges) - to_row} axis == rank to (-1, 1)); {unranked} Flatten without a "
+        "known rank left"
+    )
+    return proto, PreparationStep(name, detail, len(edges))
+
+
+def rewrite_dynamic_clip(proto: onnx.ModelProto) -> StepResult:
+    """Clip-11/12/13 whose min or max is computed (neither an initializer nor a Constant
+    node's output) becomes ``Min(Max(x, min), max)``, each bound only where given; that is
+    Clip's definition, min > max giving max. onnx2torch's Clip takes constant bounds only."""
+    name = "rewrite_dynamic_clip"
+    if _since_version(proto, "Clip") not in (11, 12, 13):
+        return proto, PreparationStep(name, "no Clip-11/12/13 in this opset", 0)
+    graph = proto.graph
+    constant = {t.name for t in graph.initializer}
+    constant |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    dynamic = [
+        i
+        for i, n in enumerate(graph.node)
+        if n.op_type == "Clip"
+        and n.domain in ("", "ai.onnx")
+        and any(b and b not in constant for b in n.input[1:3])
+    ]
+    if not dynamic:
+        return proto, PreparationStep(name, "no Clip with a computed min or max", 0)
+    proto = _copy(proto)
+    graph = proto.graph
+    taken = _all_names(graph)
+    described = {v.name: v for v in graph.value_info}
+    replaced: dict[int, list[onnx.NodeProto]] = {}
+    for i in dynamic:
+        node = graph.node[i]
+        x, low, high = [*node.input, "", ""][:3]
+        output = node.output[0]
+        base = node.name or output
+        nodes = []
+        if low and high:
+            bounded = _unique_name(taken, f"{output}__twin_clip_min")
+            nodes.append(_node("Max", [x, low], bounded, _unique_name(taken, f"{base}/max")))
+            nodes.append(_node("Min", [bounded, high], output, _unique_name(taken, f"{base}/min")))
+            if output in described:
+                info = onnx.ValueInfoProto()
+                info.CopyFrom(described[output])
+                info.name = bounded
+                graph.value_info.append(info)
+        elif low:
+            nodes.append(_node("Max", [x, low], output, _unique_name(taken, f"{base}/max")))
+        else:
+            nodes.append(_node("Min", [x, high], output, _unique_name(taken, f"{base}/min")))
+        replaced[i] = nodes
+    kept = []
+    for i, node in enumerate(graph.node):
+        kept.extend(replaced.get(i, [node]))
+    del graph.node[:]
+    graph.node.extend(kept)
+    detail = (
+        f"rewrote {len(dynamic)} Clip nodes with a computed min or max as Min(Max(x, min), max)"
+    )
+    return proto, PreparationStep(name, detail, len(dynamic))
+
+
+def _node(op_type: str, inputs: list[str], output: str, name: str) -> onnx.NodeProto:
+    return helper.make_node(op_type, inputs, [output], name=name)
+
+
 def expose_outputs(proto: onnx.ModelProto) -> StepResult:
     """Graph outputs that no node produces (an input or initializer handed straight out)
     get an Identity node in front, under a new name: onnx2torch builds its outputs from
-    nodes only. The twin names its outputs by position, so the old names stay its names."""
+    nodes only. The twin names its outputs by position, so the old names stay its names.
+
+    A graph output that a node with several outputs produces (an LSTM's ``Y_h``) gets one
+    too, and keeps its name: the node's output is renamed (``<name>__twin_multi``, its
+    readers follow) and the Identity writes the graph output, so onnx2torch returns that
+    tensor rather than the node's whole tuple."""
     produced = set(_node_outputs(proto.graph))
     bare = [i for i, o in enumerate(proto.graph.output) if o.name not in produced]
-    if not bare:
-        return proto, PreparationStep("expose_outputs", "every graph output comes from a node", 0)
+    multi = {
+        name
+        for node in proto.graph.node
+        if len([o for o in node.output if o]) > 1
+        for name in node.output
+        if name
+    }
+    shared = list(dict.fromkeys(o.name for o in proto.graph.output if o.name in multi))
+    if not bare and not shared:
+        detail = "every graph output comes from a single-output node"
+        return proto, PreparationStep("expose_outputs", detail, 0)
     proto = _copy(proto)
     for i in bare:
         output = proto.graph.output[i]
         exposed = f"{output.name}__twin_output"
         proto.graph.node.append(helper.make_node("Identity", [output.name], [exposed]))
         output.name = exposed
-    detail = f"added Identity nodes for {len(bare)} outputs no node produces"
-    return proto, PreparationStep("expose_outputs", detail, len(bare))
+    if shared:
+        taken = _all_names(proto.graph)
+        renames = {name: _unique_name(taken, f"{name}__twin_multi") for name in shared}
+        _rename_values(proto.graph, renames)
+        for name, internal in renames.items():
+            identity = _unique_name(taken, f"{name}__twin_identity")
+            proto.graph.node.append(_node("Identity", [internal], name, identity))
+    detail = (
+        f"added Identity nodes for {len(bare)} outputs no node produces and "
+        f"{len(shared)} outputs of multi-output nodes"
+    )
+    return proto, PreparationStep("expose_outputs", detail, len(bare) + len(shared))
+
+
+def _rename_values(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
+    """Node outputs and every read of them (subgraphs included) renamed; graph outputs
+    keep their names. value_info follows the tensor."""
+    for node in graph.node:
+        for k, name in enumerate(node.output):
+            if name in renames:
+                node.output[k] = renames[name]
+    _rename_reads(graph, renames)
+    for value in graph.value_info:
+        if value.name in renames:
+            value.name = renames[value.name]
+
+
+def _rename_reads(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
+    for node in graph.node:
+        for k, name in enumerate(node.input):
+            if name in renames:
+                node.input[k] = renames[name]
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                _rename_reads(attribute.g, renames)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for subgraph in attribute.graphs:
+                    _rename_reads(subgraph, renames)

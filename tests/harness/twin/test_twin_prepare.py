@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from harness.twin import prepare as prepare_module
@@ -16,6 +17,9 @@ from harness.twin.prepare import (
     inline_functions,
     lift_constants,
     prepare,
+    rewrite_dynamic_clip,
+    rewrite_flatten_edges,
+    rewrite_reshape_allowzero,
     trim_optional,
 )
 
@@ -38,6 +42,34 @@ def run(proto: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray
     options.log_severity_level = 4
     session = ort.InferenceSession(proto.SerializeToString(), options)
     return [np.asarray(v) for v in session.run(None, feeds)]
+
+
+def twin_run(proto: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """onnx2torch's module for ``proto`` (the harness's converters registered) run on
+    ``feeds``; its outputs in graph order (one per graph output here)."""
+    from onnx2torch import convert
+
+    from harness.twin.converters import register_all
+
+    register_all()
+    module = convert(proto).eval()
+    initializers = {t.name for t in proto.graph.initializer}
+    names = [i.name for i in proto.graph.input if i.name not in initializers]
+    with torch.no_grad():
+        values = module(*(torch.from_numpy(feeds[n]) for n in names))
+    values = values if isinstance(values, tuple | list) else (values,)
+    return [v.numpy() for v in values]
+
+
+def assert_same(before: list[np.ndarray], after: list[np.ndarray]) -> None:
+    assert len(before) == len(after)
+    for b, a in zip(before, after, strict=True):
+        assert b.shape == a.shape and b.dtype == a.dtype
+        np.testing.assert_array_equal(b, a)
+
+
+def ints(name: str, values: list[int]) -> TensorProto:
+    return numpy_helper.from_array(np.array(values, np.int64), name)
 
 
 def ops(proto: onnx.ModelProto) -> list[str]:
@@ -258,6 +290,245 @@ def test_inline_functions_inlines_local_function_calls() -> None:
     assert step.changed == 1 and ops(inlined) == ["Relu"]
 
 
+# ------------------------------------------------------------- rewrite_reshape_allowzero
+
+
+def reshape_model(shape_nodes, shape: str, initializers=(), inputs=(), rank: int = 3):  # type: ignore[no-untyped-def]
+    """x (batch, 6) -> Reshape(x, shape, allowzero=1) -> y of ``rank``, at opset 18 (dynamo's)."""
+    nodes = [*shape_nodes, helper.make_node("Reshape", ["x", shape], ["y"], allowzero=1)]
+    inputs = [floats("x", ["batch", 6]), *inputs]
+    return model(nodes, inputs, [floats("y", [None] * rank)], initializers, opset=18)
+
+
+def batch_sets(*batches: int) -> list[dict[str, np.ndarray]]:
+    return [{"x": RNG.standard_normal((b, 6)).astype(np.float32)} for b in batches]
+
+
+def test_reshape_allowzero_with_a_constant_shape_without_zero_is_rewritten() -> None:
+    proto = reshape_model([], "shape", [ints("shape", [-1, 2, 3])])
+
+    rewritten, step = rewrite_reshape_allowzero(proto, [])
+
+    assert step.changed == 1 and "(shape without 0: 1 constant," in step.detail
+    assert helper.get_node_attr_value(rewritten.graph.node[0], "allowzero") == 0
+    assert helper.get_node_attr_value(proto.graph.node[0], "allowzero") == 1  # a copy
+    with pytest.raises(NotImplementedError, match="allowzero"):
+        twin_run(proto, batch_sets(2)[0])
+    for feeds in batch_sets(2, 5):
+        assert_same(run(proto, feeds), run(rewritten, feeds))
+        np.testing.assert_array_equal(twin_run(rewritten, feeds)[0], run(proto, feeds)[0])
+
+
+def test_reshape_allowzero_with_a_computed_shape_is_rewritten_when_observed_without_zero() -> None:
+    """dynamo's pattern: the shape is Concat(Shape(x)[0], constants); whether it holds a 0
+    depends on the batch, so it is computed at both audit sizes."""
+    shape_nodes = [
+        helper.make_node("Shape", ["x"], ["x_shape"], end=1),
+        helper.make_node("Concat", ["x_shape", "tail"], ["shape"], axis=0),
+    ]
+    proto = reshape_model(shape_nodes, "shape", [ints("tail", [2, 3])])
+    sets = batch_sets(2, 5)
+
+    rewritten, step = rewrite_reshape_allowzero(proto, sets)
+
+    assert step.changed == 1
+    assert "0 constant, 0 by shape inference, 1 observed at 2 input sizes" in step.detail
+    assert helper.get_node_attr_value(rewritten.graph.node[-1], "allowzero") == 0
+    for feeds in sets:
+        assert_same(run(proto, feeds), run(rewritten, feeds))
+        np.testing.assert_array_equal(twin_run(rewritten, feeds)[0], run(proto, feeds)[0])
+    # Without inputs to observe it at, nothing proves the shape: it stays.
+    kept, step = rewrite_reshape_allowzero(proto, [])
+    assert step.changed == 0 and kept is proto and "1 kept (shape unproven)" in step.detail
+
+
+def test_reshape_allowzero_whose_shape_inference_fixes_is_rewritten_without_inputs() -> None:
+    """The shape is Shape(s) of a static (3, 2) input: data propagation gives (3, 2)."""
+    shape_nodes = [helper.make_node("Shape", ["s"], ["shape"])]
+    proto = reshape_model(shape_nodes, "shape", inputs=[floats("s", [3, 2])], rank=2)
+
+    rewritten, step = rewrite_reshape_allowzero(proto, [])
+
+    assert step.changed == 1 and "1 by shape inference" in step.detail
+    feeds = {"x": RNG.standard_normal((1, 6)).astype(np.float32), "s": np.zeros((3, 2), "f4")}
+    assert_same(run(proto, feeds), run(rewritten, feeds))
+    np.testing.assert_array_equal(twin_run(rewritten, feeds)[0], run(proto, feeds)[0])
+
+
+def test_reshape_allowzero_with_a_zero_in_its_shape_stays() -> None:
+    """A 0 in the shape (constant, or computed at an audit size) is a zero-size axis under
+    allowzero=1 and 'copy the input's axis' under allowzero=0: never rewritten."""
+    constant = reshape_model([], "shape", [ints("shape", [0, 6])], rank=2)
+    kept, step = rewrite_reshape_allowzero(constant, [])
+    assert step.changed == 0 and kept is constant and "1 kept (a 0 in the shape)" in step.detail
+
+    target = helper.make_tensor_value_info("target", TensorProto.INT64, [2])
+    computed = reshape_model(
+        [helper.make_node("Identity", ["target"], ["shape"])], "shape", inputs=[target], rank=2
+    )
+    sets = [
+        {"x": np.zeros((2, 6), np.float32), "target": np.array([-1, 3], np.int64)},
+        {"x": np.zeros((0, 6), np.float32), "target": np.array([0, 6], np.int64)},
+    ]
+    kept, step = rewrite_reshape_allowzero(computed, sets)
+    assert step.changed == 0 and kept is computed and "1 kept (a 0 in the shape)" in step.detail
+
+
+def test_reshape_allowzero_without_the_pattern_changes_nothing(
+    constants_model: onnx.ModelProto,
+) -> None:
+    proto = reshape_model([], "shape", [ints("shape", [-1, 2, 3])])
+    del proto.graph.node[0].attribute[:]  # allowzero=0, the default
+    for graph in (proto, constants_model):  # opset 18 without allowzero; opset 17
+        kept, step = rewrite_reshape_allowzero(graph, batch_sets(2))
+        assert step.changed == 0 and kept is graph
+
+
+# ----------------------------------------------------------------- rewrite_flatten_edges
+
+
+def flatten_model() -> onnx.ModelProto:
+    """Flatten of a (batch, 3, 4) input at axes 0, 3 (its rank), -3 (0 again) and 1, and
+    of a 1-D input at axis 1 (its rank, transformers' pooler pattern)."""
+    nodes = [
+        helper.make_node("Flatten", ["x"], ["first"], axis=0),
+        helper.make_node("Flatten", ["x"], ["last"], axis=3),
+        helper.make_node("Flatten", ["x"], ["negative"], axis=-3),
+        helper.make_node("Flatten", ["x"], ["middle"], axis=1),
+        helper.make_node("Flatten", ["v"], ["column"], axis=1),
+    ]
+    outputs = [floats(n, [None, None]) for n in ("first", "last", "negative", "middle", "column")]
+    return model(nodes, [floats("x", ["batch", 3, 4]), floats("v", ["n"])], outputs)
+
+
+def test_flatten_at_axis_0_or_rank_becomes_a_reshape() -> None:
+    proto = flatten_model()
+    feeds = {
+        "x": RNG.standard_normal((2, 3, 4)).astype(np.float32),
+        "v": RNG.standard_normal(5).astype(np.float32),
+    }
+    with pytest.raises(IndexError):
+        twin_run(proto, feeds)
+
+    rewritten, step = rewrite_flatten_edges(proto)
+
+    assert step.changed == 4
+    assert "2 axis 0 to (1, -1), 2 axis == rank to (-1, 1)" in step.detail
+    assert ops(rewritten) == ["Reshape", "Reshape", "Reshape", "Flatten", "Reshape"]
+    shapes = {t.name: numpy_helper.to_array(t).tolist() for t in rewritten.graph.initializer}
+    assert sorted(shapes.values()) == [[-1, 1], [1, -1]]  # one initializer per shape
+    assert [o.name for o in rewritten.graph.output] == [o.name for o in proto.graph.output]
+    for batch in (2, 7):
+        feeds["x"] = RNG.standard_normal((batch, 3, 4)).astype(np.float32)
+        expected = run(proto, feeds)
+        assert_same(expected, run(rewritten, feeds))
+        assert_same(expected, twin_run(rewritten, feeds))
+    assert rewrite_flatten_edges(rewritten)[1].changed == 0
+
+
+def test_flatten_without_a_known_rank_or_at_an_inner_axis_stays() -> None:
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),  # no value_info: r has no rank here
+        helper.make_node("Flatten", ["r"], ["y"], axis=0),
+        helper.make_node("Flatten", ["x"], ["z"], axis=2),
+    ]
+    outputs = [floats("y", [1, None]), floats("z", [None, None])]
+    proto = model(nodes, [floats("x", ["batch", 3, 4])], outputs)
+
+    kept, step = rewrite_flatten_edges(proto)
+
+    assert step.changed == 0 and kept is proto
+    assert step.detail == "no Flatten with axis 0 or axis == rank (1 without a known rank)"
+    described, _ = add_value_info(proto, [])
+    assert rewrite_flatten_edges(described)[1].changed == 1  # once r has a rank
+
+
+# ------------------------------------------------------------------ rewrite_dynamic_clip
+
+
+def test_clip_with_computed_bounds_becomes_min_of_max() -> None:
+    """Bounds that are graph inputs: both, the max only, and a computed max with a
+    constant min; a Clip with constant bounds stays a Clip."""
+    nodes = [
+        helper.make_node("Clip", ["x", "low", "high"], ["both"]),
+        helper.make_node("Clip", ["x", "", "high"], ["upper"]),
+        helper.make_node("Clip", ["x", "zero", "high"], ["mixed"]),
+        helper.make_node("Clip", ["x", "zero", "one"], ["fixed"]),
+    ]
+    initializers = [
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+    ]
+    inputs = [floats("x", ["batch", 5]), floats("low", []), floats("high", [])]
+    outputs = [floats(n, ["batch", 5]) for n in ("both", "upper", "mixed", "fixed")]
+    proto = model(nodes, inputs, outputs, initializers)
+
+    rewritten, step = rewrite_dynamic_clip(proto)
+
+    assert step.changed == 3
+    assert ops(rewritten) == ["Max", "Min", "Min", "Max", "Min", "Clip"]
+    assert [o.name for o in rewritten.graph.output] == ["both", "upper", "mixed", "fixed"]
+    x = RNG.standard_normal((3, 5)).astype(np.float32) * 2
+    for low, high in ((-0.5, 0.5), (0.7, -0.2)):  # crossed bounds: every value is max
+        feeds = {"x": x, "low": np.array(low, np.float32), "high": np.array(high, np.float32)}
+        expected = run(proto, feeds)
+        assert_same(expected, run(rewritten, feeds))
+        assert_same(expected, twin_run(rewritten, feeds))
+    assert rewrite_dynamic_clip(rewritten)[1].changed == 0
+
+
+def test_clip_with_constant_bounds_stays() -> None:
+    low = numpy_helper.from_array(np.array(-1.0, np.float32), "low")
+    proto = model(
+        [helper.make_node("Clip", ["x", "low"], ["y"])],
+        [floats("x", [3])],
+        [floats("y", [3])],
+        [low],
+    )
+    kept, step = rewrite_dynamic_clip(proto)
+    assert step.changed == 0 and kept is proto
+
+
+# ------------------------------------------------------------------------ expose_outputs
+
+
+def test_expose_outputs_puts_an_identity_after_a_multi_output_node() -> None:
+    """Split's first part is a graph output and is read by another node; its second part
+    feeds a Relu. The graph output keeps its name; the Split's output is renamed."""
+    nodes = [
+        helper.make_node("Split", ["x", "sizes"], ["head", "tail"], axis=1),
+        helper.make_node("Relu", ["tail"], ["relu"]),
+        helper.make_node("Mul", ["head", "relu"], ["product"]),
+    ]
+    proto = model(
+        nodes,
+        [floats("x", ["batch", 4])],
+        [floats("head", ["batch", 2]), floats("product", ["batch", 2])],
+        [ints("sizes", [2, 2])],
+    )
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+
+    exposed, step = expose_outputs(proto)
+
+    assert step.changed == 1 and "1 outputs of multi-output nodes" in step.detail
+    assert [o.name for o in exposed.graph.output] == ["head", "product"]
+    assert list(exposed.graph.node[0].output) == ["head__twin_multi", "tail"]
+    assert list(exposed.graph.node[2].input) == ["head__twin_multi", "relu"]
+    assert ops(exposed) == ["Split", "Relu", "Mul", "Identity"]
+    expected = run(proto, {"x": x})
+    assert_same(expected, run(exposed, {"x": x}))
+    assert_same(expected, twin_run(exposed, {"x": x}))
+    assert expose_outputs(exposed)[1].changed == 0
+
+
+def test_expose_outputs_with_every_output_from_a_single_output_node_changes_nothing(
+    constants_model: onnx.ModelProto,
+) -> None:
+    lifted, _ = lift_constants(constants_model)
+    kept, step = expose_outputs(lifted)
+    assert step.changed == 0 and kept is lifted
+
+
 # --------------------------------------------------------------------------- prepare
 
 
@@ -271,6 +542,9 @@ def test_prepare_runs_every_step_in_order(constants_model: onnx.ModelProto) -> N
         "lift_constants",
         "fold_constants",
         "value_info",
+        "rewrite_reshape_allowzero",
+        "rewrite_flatten_edges",
+        "rewrite_dynamic_clip",
         "expose_outputs",
     ]
     assert {s.name: s.changed for s in steps}["lift_constants"] == 3
