@@ -17,7 +17,13 @@ __all__ = ["TorchModule", "matmul_peak_gflops"]
 class TorchModule:
     """A module built for profiling, and how long building it took."""
 
-    def __init__(self, config: AuditConfig, device: str, threads: int | None) -> None:
+    def __init__(
+        self,
+        config: AuditConfig,
+        device: str,
+        threads: int | None,
+        feeds: dict[str, np.ndarray] | None = None,
+    ) -> None:
         import torch
 
         from harness.intake import load_model
@@ -30,7 +36,7 @@ class TorchModule:
         # in the graph's input order (the converted module's argument names are mangled).
         self.input_order = [spec.name for spec in model.inputs]
         self.positional = model.format == "onnx"
-        module = _convert(model.onnx_proto) if self.positional else model.module
+        module = _twin_module(model, feeds or {}) if self.positional else model.module
         self.module = module.to(device).eval()
         if device == "cuda":
             torch.cuda.synchronize()
@@ -87,10 +93,14 @@ class TorchModule:
         return int(torch.cuda.max_memory_allocated())
 
 
-def _convert(proto: Any) -> Any:
-    from onnx2torch import convert
+def _twin_module(model: Any, feeds: dict[str, np.ndarray]) -> Any:
+    """The model's PyTorch twin, accepted only after it matches onnxruntime on ``feeds``."""
+    from harness.twin import TorchTwin, to_torch
 
-    return convert(proto)
+    twin = to_torch(model, feeds)
+    if not isinstance(twin, TorchTwin):
+        raise RuntimeError(twin.report.reason or "the PyTorch twin could not be built")
+    return twin.module
 
 
 def matmul_peak_gflops(n: int, device: str, threads: int | None, seconds: float) -> float:

@@ -55,7 +55,7 @@ def _open(request: MeasureRequest) -> Any:
         return OrtSession(Path(request.model_path), request.device, threads)
     from harness.profiling.torch_backend import TorchModule
 
-    return TorchModule(request.config, request.device, threads)
+    return TorchModule(request.config, request.device, threads, _feeds(request))
 
 
 def _feeds(request: MeasureRequest) -> dict[str, np.ndarray]:

@@ -110,9 +110,20 @@ def test_backend_all_measures_the_onnx_file_on_both_runtimes(shelf, tmp_path):
 
 
 def test_unconvertible_model_keeps_onnxruntime_numbers(tmp_path):
-    from models import get_reference
+    import onnx
+    from onnx import TensorProto, helper
 
-    gru = str(get_reference("rnn").onnx_path)  # a GRU node: onnx2torch has no converter
-    section = efficiency_of([gru, "--backend", "all"], tmp_path / "a")
+    # com.microsoft's Gelu runs in onnxruntime; onnx2torch has no converter for it.
+    graph = helper.make_graph(
+        [helper.make_node("Gelu", ["x"], ["y"], domain="com.microsoft")],
+        "ms_gelu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8])],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    path = tmp_path / "ms_gelu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=opsets), str(path))
+    section = efficiency_of([str(path), "--backend", "all"], tmp_path / "a")
     assert [r["backend"] for r in section["runs"]] == ["onnxruntime"]
-    assert "onnx2torch conversion failed" in section["not_measured"]["torch/cpu"]
+    reason = section["not_measured"]["torch/cpu"]
+    assert "onnx2torch conversion failed" in reason and "Gelu" in reason
