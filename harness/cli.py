@@ -86,6 +86,17 @@ def _add_audit(commands: Any) -> None:
         "through onnx2torch), all",
     )
     audit.add_argument(
+        "--explainers",
+        metavar="A,B,C",
+        help="attribution methods, e.g. saliency,occlusion (default: the budget's set)",
+    )
+    audit.add_argument(
+        "--samples", type=int, metavar="N", help="samples to explain (default by budget)"
+    )
+    audit.add_argument(
+        "--target", type=int, metavar="K", help="output index to attribute (default: predicted)"
+    )
+    audit.add_argument(
         "--skip",
         action="append",
         choices=STAGE_NAMES,
@@ -118,6 +129,9 @@ def _run_audit(args: argparse.Namespace) -> int:
         threads=args.threads,
         budget=args.budget,
         backend=args.backend,
+        explainers=args.explainers,
+        samples=args.samples,
+        target=args.target,
         skip=args.skip,
         quiet=args.quiet,
         force=args.force,

@@ -59,6 +59,10 @@ def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
     from harness.stages import run_stage
 
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    if config.explainers:  # a misspelt --explainers fails now, not after the other stages
+        from explainers.methods.registry import check_method_names
+
+        check_method_names(config.explainers)
     with _step(progress, "load", f"loading {config.model}"):
         model = load_model(config)
         summary = summarize_model(model)

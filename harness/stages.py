@@ -40,10 +40,22 @@ def _efficiency(context: AuditContext) -> Section:
     return efficiency_stage(context)
 
 
+def _explanations(context: AuditContext) -> Section:
+    from harness.explain import explanations_stage
+
+    return explanations_stage(context)
+
+
+def _attention(context: AuditContext) -> Section:
+    from harness.attention_stage import attention_stage
+
+    return attention_stage(context)
+
+
 STAGES: dict[str, Stage] = {
     "efficiency": _efficiency,
-    "explanations": _not_implemented("explanations"),
-    "attention": _not_implemented("attention"),
+    "explanations": _explanations,
+    "attention": _attention,
 }
 
 

@@ -18,6 +18,8 @@ from harness.core.model import Dim, shape_text
 
 __all__ = [
     "MISSING",
+    "arrow",
+    "attribution_colour",
     "ci",
     "config_rows",
     "estimate",
@@ -25,6 +27,7 @@ __all__ = [
     "or_dash",
     "percent",
     "plain",
+    "rank_shade",
     "ratio",
     "shape",
     "sig4",
@@ -123,6 +126,31 @@ def plain(value: Any) -> str:
     if isinstance(value, tuple | list):
         return ", ".join(plain(v) for v in value) or MISSING
     return str(value)
+
+
+def arrow(higher_is_better: bool) -> str:
+    """A metric's direction: ``↑`` when higher is better, ``↓`` when lower is."""
+    return "↑" if higher_is_better else "↓"
+
+
+def attribution_colour(value: float, scale: float) -> str:
+    """A CSS background for an attribution on a diverging scale centred at 0: red for
+    positive, blue for negative, opaque at ``|value| = scale``, clear at 0 (and when
+    ``scale`` is 0)."""
+    if not scale or not math.isfinite(value):
+        return "rgba(0, 0, 0, 0)"
+    alpha = min(1.0, abs(value) / scale) * 0.85
+    rgb = "214, 39, 40" if value > 0 else "31, 119, 180"
+    return f"rgba({rgb}, {alpha:.2f})"
+
+
+def rank_shade(rank: int, count: int) -> str | None:
+    """A CSS background for rank ``rank`` (1 = best) of ``count``: green for the best,
+    through yellow, to red for the worst; None when there is nothing to rank against."""
+    if count < 2:
+        return None
+    hue = round(130 * (1 - (rank - 1) / (count - 1)))
+    return f"hsl({hue}, 70%, 88%)"
 
 
 def shape(dims: tuple[Dim, ...]) -> str:

@@ -15,14 +15,24 @@ from typing import TYPE_CHECKING
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from harness.core.attention import AttentionSection
 from harness.core.efficiency import BackendRun, EfficiencySection
-from harness.core.result import STAGE_NAMES, AuditResult
+from harness.core.explanations import ExplanationsSection
+from harness.core.result import STAGE_NAMES, AuditResult, StageSection
 from reports import format as fmt
+from reports.figures import explanations as explanation_views
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["efficiency_figures", "figure_html", "plotly_js", "render_report"]
+__all__ = [
+    "attention_figures",
+    "efficiency_figures",
+    "explanations_figures",
+    "figure_html",
+    "plotly_js",
+    "render_report",
+]
 
 _TEMPLATE = "report.html.j2"
 
@@ -38,6 +48,11 @@ _FILTERS = {
     "ci": fmt.ci,
     "percent": fmt.percent,
     "ratio": fmt.ratio,
+    "arrow": fmt.arrow,
+    "attribution_colour": fmt.attribution_colour,
+    # Tables of the explanations section, built as data for its templates.
+    "scorecard": explanation_views.scorecard,
+    "token_table": explanation_views.token_table,
 }
 
 _PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
@@ -66,7 +81,11 @@ def _environment() -> Environment:
 
 def render_report(result: AuditResult) -> str:
     """The full HTML report for ``result``, as text; reads nothing but ``result``."""
-    figures = efficiency_figures(result.efficiency)
+    figures = {
+        **efficiency_figures(result.efficiency),
+        **explanations_figures(result.explanations),
+        **attention_figures(result.attention),
+    }
     template = _environment().get_template(_TEMPLATE)
     return template.render(
         result=result,
@@ -191,3 +210,127 @@ def efficiency_figures(section: EfficiencySection) -> dict[str, Markup]:
             )
             figures["work-flops"] = figure_html(fig, div_id="work-flops", caption=caption)
     return figures
+
+
+def attention_figures(section: AttentionSection) -> dict[str, Markup]:
+    """Every attention figure the section has data for, keyed ``attention-<name>``
+    (``attention-maps-<layer>`` per layer)."""
+    if section.status != "ok":
+        return {}
+    from reports.figures import attention as figs
+
+    figures: dict[str, Markup] = {}
+    limit = section.display_token_limit
+    for layer in section.layers:
+        fig = figs.layer_maps_figure(section, layer.index)
+        if fig is not None:
+            key = f"attention-maps-{layer.index}"
+            caption = (
+                f"Attention of layer {layer.index}, one heatmap per head: each row is a query "
+                "token, each column the key it attends to, colour the weight (rows sum to 1). "
+                f"Tokens are position:id, at most {limit} shown; the dropdown picks the sample. "
+                "The per-head table gives each head's statistics."
+            )
+            figures[key] = figure_html(fig, div_id=key, caption=caption)
+    builders = {
+        "attention-entropy": (
+            figs.entropy_grid_figure,
+            "Normalised entropy of every head (layers down, heads across): 1 spreads "
+            "attention evenly over the real tokens, 0 puts it on one token. The per-head "
+            "table gives the same numbers.",
+        ),
+        "attention-rollout": (
+            figs.rollout_figure,
+            "Attention rollout through every layer, per input token, read from the mean over "
+            "the real query positions; ground-truth tokens in red when the task marks them. "
+            "The dropdown picks the sample; the rollout table gives the numbers.",
+        ),
+        "attention-importance": (
+            figs.head_importance_figure,
+            "Drop of the target score when each head's attention is zeroed, mean over the "
+            "ablated samples with its standard deviation; redundant heads grey, dominant "
+            "heads red. The head-importance table gives the numbers.",
+        ),
+    }
+    for key, (build, caption) in builders.items():
+        fig = build(section)
+        if fig is not None:
+            figures[key] = figure_html(fig, div_id=key, caption=caption)
+    return figures
+
+
+def _attribution_view(section: ExplanationsSection) -> tuple[go.Figure | None, str]:
+    """The image maps or vector bars with their caption; tokens are a table in the page."""
+    figs = explanation_views
+    shown = len(figs.displayed_samples(section))
+    samples = f"{shown} sample{'s' if shown != 1 else ''}"
+    if section.modality == "image":
+        return figs.image_attributions_figure(section), (
+            f"Attribution maps of {samples} (rows) by each method (columns): red pushes the "
+            "target score up, blue down, each panel on its own scale centred at 0 and "
+            "spanning its largest |attribution|; channels are summed. The result does not "
+            "store the input images, so only the maps are shown. The scorecard says how far "
+            "each map can be trusted."
+        )
+    if section.modality == "vector":
+        return figs.vector_attributions_figure(section), (
+            f"Attribution of each input feature by each method, one panel per sample "
+            f"({samples}): bars above 0 push the target score up, below 0 down. The result "
+            "JSON holds the values; the scorecard says how far each can be trusted."
+        )
+    return None, ""
+
+
+def explanations_figures(section: ExplanationsSection | StageSection) -> dict[str, Markup]:
+    """Every explanations figure the section has data for, keyed ``explanations-<name>``.
+
+    Token attributions are a table in the page (the ``token_table`` filter), not a figure.
+    """
+    if not isinstance(section, ExplanationsSection) or section.status != "ok":
+        return {}
+    figs = explanation_views
+    views: list[tuple[str, go.Figure | None, str]] = [
+        ("explanations-attributions", *_attribution_view(section)),
+        (
+            "explanations-deletion",
+            figs.curve_figure(section, "deletion"),
+            "Deletion: the normalised target score as the features each method ranks highest "
+            "are removed first; a faithful method makes it fall fast (lower AUC is better). "
+            "The random baseline is dashed. The curve table gives the AUCs.",
+        ),
+        (
+            "explanations-insertion",
+            figs.curve_figure(section, "insertion"),
+            "Insertion: the normalised target score as the features each method ranks highest "
+            "are added to the baseline first; a faithful method makes it rise fast (higher AUC "
+            "is better). The random baseline is dashed. The curve table gives the AUCs.",
+        ),
+        (
+            "explanations-agreement",
+            figs.agreement_figure(section),
+            "Agreement between methods: Spearman rank correlation of their attributions "
+            "(1 the same ranking, 0 unrelated, −1 reversed). The agreement table gives the "
+            "numbers and the top-k overlap.",
+        ),
+        (
+            "explanations-ground-truth",
+            figs.ground_truth_figure(section),
+            "How well each method finds the truly relevant features: AUROC of |attribution| "
+            "against the ground-truth mask (0.5 is chance), the random baseline dashed. The "
+            "ground-truth table gives the numbers.",
+        ),
+        (
+            "explanations-sanity",
+            figs.sanity_figure(section),
+            "Model parameter randomisation (Adebayo et al. 2018): Spearman correlation "
+            "between each method's attributions on the original model and on the model with "
+            "its layers randomised cumulatively from the top; a method passes when it falls "
+            "to the threshold (dashed) or below. The sanity table names the layers and gives "
+            "the verdicts.",
+        ),
+    ]
+    return {
+        key: figure_html(fig, div_id=key, caption=caption)
+        for key, fig, caption in views
+        if fig is not None
+    }

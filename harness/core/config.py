@@ -13,6 +13,9 @@ The TOML file is ``--config FILE``, or else the ``[tool.harness]`` table of the 
     threads = 2
     budget = "standard"          # quick | standard | thorough
     backend = "auto"             # auto | onnxruntime | torch | all (efficiency runtimes)
+    explainers = ["saliency", "occlusion"]   # or "saliency,occlusion"; default by budget
+    samples = 8                  # samples explained; default by budget
+    target = 3                   # class attributed; default the predicted class
     skip = ["attention"]
     quiet = false
     force = false
@@ -76,6 +79,11 @@ class AuditConfig:
     threads: int | None = None
     budget: Budget = "standard"
     backend: BackendRequest = "auto"
+    # Attribution methods by name (``--explainers a,b,c``); () = the budget's default set.
+    # Names are checked against the registry by the pipeline (this leaf module cannot).
+    explainers: tuple[str, ...] = ()
+    samples: int | None = None  # samples the explanations stage explains; None = by budget
+    target: int | None = None  # the output index attributed; None = the predicted class
     skip: tuple[str, ...] = ()
     quiet: bool = False
     force: bool = False
@@ -174,6 +182,9 @@ def settings_from_flags(
     threads: int | None = None,
     budget: str | None = None,
     backend: str | None = None,
+    explainers: str | None = None,
+    samples: int | None = None,
+    target: int | None = None,
     skip: list[str] | None = None,
     quiet: bool = False,
     force: bool = False,
@@ -196,8 +207,12 @@ def settings_from_flags(
         "threads": threads,
         "budget": budget,
         "backend": backend,
+        "samples": samples,
+        "target": target,
     }
     settings.update({k: v for k, v in optional.items() if v is not None})
+    if explainers is not None:
+        settings["explainers"] = explainers
     if skip:
         settings["skip"] = list(skip)
     if quiet:
@@ -230,9 +245,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 _KEYS = (
-    "out", "shape", "data", "value", "device", "seed", "threads", "budget", "backend", "skip",
-    "quiet",
-    "force",
+    "out", "shape", "data", "value", "device", "seed", "threads", "budget", "backend",
+    "explainers", "samples", "target", "skip", "quiet", "force",
 )  # fmt: skip
 
 
@@ -283,6 +297,16 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
         raise UsageError(f"{where} --threads must be a positive integer, got {settings['threads']}")
     if "seed" in settings and (not _is_int(settings["seed"]) or settings["seed"] < 0):
         raise UsageError(f"{where} --seed must be a non-negative integer, got {settings['seed']}")
+    if "samples" in settings and (not _is_int(settings["samples"]) or settings["samples"] < 1):
+        raise UsageError(
+            f"{where} --samples must be a positive integer, got {settings['samples']!r}"
+        )
+    if "target" in settings and (not _is_int(settings["target"]) or settings["target"] < 0):
+        raise UsageError(
+            f"{where} --target must be a non-negative output index, got {settings['target']!r}"
+        )
+    if "explainers" in settings:
+        settings["explainers"] = _method_names(settings["explainers"], where)
     for key in ("quiet", "force"):
         if key in settings and not isinstance(settings[key], bool):
             raise UsageError(f"{where} '{key}' must be true or false, got {settings[key]!r}")
@@ -296,6 +320,20 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
             name: parse_dims(text, f"--shape {name}") for name, text in settings["shape"].items()
         }
     return settings
+
+
+def _method_names(value: Any, where: str) -> tuple[str, ...]:
+    """``"a,b"`` or ``["a", "b"]`` -> ("a", "b"), blanks and duplicates dropped."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+        raise UsageError(
+            f"{where} --explainers must be names separated by commas (or a list of names), "
+            f"got {value!r}"
+        )
+    names = tuple(dict.fromkeys(v.strip() for v in items if v.strip()))
+    if not names:
+        raise UsageError(f"{where} --explainers names no method; e.g. --explainers saliency")
+    return names
 
 
 def _is_int(value: Any) -> bool:
@@ -320,7 +358,10 @@ def _merge(config: AuditConfig, settings: dict[str, Any], source: str) -> AuditC
         changes["values"] = {**config.values, **settings["value"]}
     if "skip" in settings:
         changes["skip"] = tuple(dict.fromkeys((*config.skip, *settings["skip"])))
-    for key in ("out", "data", "device", "seed", "threads", "budget", "backend", "quiet", "force"):
+    for key in (
+        "out", "data", "device", "seed", "threads", "budget", "backend", "explainers",
+        "samples", "target", "quiet", "force",
+    ):  # fmt: skip
         if key in settings:
             changes[key] = settings[key]
     return replace(config, **changes, sources=(*config.sources, source))

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from harness.core.attention import AttentionSection
 from harness.core.config import STAGE_NAMES, AuditConfig
 from harness.core.efficiency import EfficiencySection
 from harness.core.errors import ResultFormatError
+from harness.core.explanations import ExplanationsSection
 from harness.core.model import ModelFormat, TensorSpec
 from harness.core.serialize import from_jsonable, to_jsonable
 
@@ -154,8 +156,10 @@ class AuditResult:
     model: ModelSummary
     inputs: InputsSection
     efficiency: EfficiencySection = field(default_factory=lambda: EfficiencySection("skipped"))
-    explanations: StageSection = field(default_factory=lambda: StageSection("skipped"))
-    attention: StageSection = field(default_factory=lambda: StageSection("skipped"))
+    explanations: ExplanationsSection = field(
+        default_factory=lambda: ExplanationsSection("skipped")
+    )
+    attention: AttentionSection = field(default_factory=lambda: AttentionSection("skipped"))
 
     def stage(self, name: str) -> Section:
         if name not in STAGE_NAMES:
@@ -206,8 +210,8 @@ class AuditResult:
 # Stage name -> the dataclass of its section; each has ``status`` and ``reason`` first.
 SECTION_TYPES: dict[str, type] = {
     "efficiency": EfficiencySection,
-    "explanations": StageSection,
-    "attention": StageSection,
+    "explanations": ExplanationsSection,
+    "attention": AttentionSection,
 }
 
 # version N -> function upgrading a version-N dict to version N+1.

@@ -15,6 +15,7 @@ import pytest
 from markupsafe import escape
 
 import reports
+from harness.core.attention import AttentionSection
 from harness.core.config import AuditConfig
 from harness.core.efficiency import EfficiencySection
 from harness.core.model import TensorSpec
@@ -136,7 +137,7 @@ def make_result(**overrides: Any) -> AuditResult:
         "inputs": make_inputs(),
         "efficiency": EfficiencySection("ok"),
         "explanations": StageSection("failed", "onnx2torch lacks op Foo; gradient methods off"),
-        "attention": StageSection("skipped", "skipped by --skip attention"),
+        "attention": AttentionSection("skipped", "skipped by --skip attention"),
     }
     fields.update(overrides)
     return AuditResult(**fields)

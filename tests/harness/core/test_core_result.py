@@ -12,9 +12,11 @@ import jsonschema
 import pytest
 
 from harness.core import result as result_module
+from harness.core.attention import AttentionSection
 from harness.core.config import AuditConfig
 from harness.core.efficiency import EfficiencySection
 from harness.core.errors import ResultFormatError
+from harness.core.explanations import ExplanationsSection
 from harness.core.model import TensorSpec
 from harness.core.result import (
     SCHEMA_VERSION,
@@ -25,7 +27,6 @@ from harness.core.result import (
     InputsSection,
     ModelSummary,
     ObservedOutput,
-    StageSection,
     migrate,
 )
 from harness.core.schema import RESULT_SCHEMA_PATH, load_result_schema
@@ -124,8 +125,8 @@ def make_result() -> AuditResult:
             outputs=(ObservedOutput("logits", "float32", (1, 2), min=-0.5, max=0.75, mean=0.125),),
         ),
         efficiency=EfficiencySection("ok"),
-        explanations=StageSection("failed", reason="onnx2torch lacks op 'Trilu'"),
-        attention=StageSection("skipped", reason="--skip attention"),
+        explanations=ExplanationsSection("failed", reason="onnx2torch lacks op 'Trilu'"),
+        attention=AttentionSection("skipped", reason="--skip attention"),
     )
 
 
@@ -288,11 +289,11 @@ def test_schema_rejects_a_bad_dim_and_a_bad_tensor_source(
     assert_rejected(validator, data)
 
 
-def test_schema_leaves_stage_sections_open(validator: jsonschema.Draft202012Validator) -> None:
+def test_schema_closes_the_stage_sections(validator: jsonschema.Draft202012Validator) -> None:
     data = make_result().to_dict()
     data["explanations"]["latency_ms"] = {"p50": 1.2}
-    data["attention"]["heads"] = 4
-    validator.validate(data)
+    assert_rejected(validator, data)
+    data = make_result().to_dict()
     data["model"]["latency_ms"] = 1.2
     assert_rejected(validator, data)
 
@@ -424,8 +425,8 @@ def test_failed_stages_lists_failures_in_pipeline_order() -> None:
     all_failed = replace(
         result,
         efficiency=EfficiencySection("failed", "out of memory"),
-        attention=StageSection("failed", "no Softmax nodes"),
+        attention=AttentionSection("failed", "no Softmax nodes"),
     )
     assert all_failed.failed_stages() == ("efficiency", "explanations", "attention")
-    none_failed = replace(result, explanations=StageSection("ok"))
+    none_failed = replace(result, explanations=ExplanationsSection("ok"))
     assert none_failed.failed_stages() == ()

@@ -1,0 +1,359 @@
+"""Attention capture on an ONNX graph: find the attention softmaxes, promote their outputs.
+
+An attention site is a ``Softmax`` over the last axis whose input comes from a ``MatMul``
+of queries and transposed keys::
+
+    MatMul(Q, K^T) -> [Mul | Div (scale)] -> [Add | Sub | Where (mask)] -> Softmax(axis=-1)
+
+"Transposed keys": the MatMul's second operand leads back, through reshapes, casts and
+scales, to a ``Transpose`` that moves the last axis (the feature axis) away from the end.
+Both operands must be computed (a MatMul with a weight is a projection, not attention).
+This covers the TorchScript and dynamo exports of ``nn.MultiheadAttention`` and of Hugging
+Face eager attention, and hand-written ``softmax(QK^T/sqrt(d))``. Attention written with
+``Einsum``, and attention inside control-flow subgraphs, is not found.
+
+Fused attention ops (``com.microsoft`` Attention and its kin, the opset-23 ``Attention``)
+hide their maps; they are listed, never unfused.
+
+Capture runs a copy of the model whose site outputs (and, for verification, the
+scores' MatMul operands) are promoted to graph outputs. Head ablation runs another copy
+with a ``Mul`` by a per-head mask input after every softmax.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from explainers.attention.sites import Capture, Site, first_dim
+
+__all__ = [
+    "FUSED_ATTENTION_OPS",
+    "MASK_INPUT_PREFIX",
+    "OnnxAblator",
+    "OnnxCapturer",
+    "SoftmaxSite",
+    "ablation_model",
+    "capture_model",
+    "find_fused_attention",
+    "find_softmax_sites",
+]
+
+# (domain, op type) of ops that compute attention in one node.
+FUSED_ATTENTION_OPS = frozenset(
+    {("com.microsoft", op) for op in (
+        "Attention", "MultiHeadAttention", "GroupQueryAttention", "PackedAttention",
+        "PackedMultiHeadAttention", "DecoderMaskedMultiHeadAttention",
+        "DecoderMaskedSelfAttention", "QAttention", "SparseAttention", "LongformerAttention",
+    )} | {("", "Attention"), ("ai.onnx", "Attention")}
+)  # fmt: skip
+MASK_INPUT_PREFIX = "harness_head_mask_"
+KIND = "onnx softmax"
+
+_MAX_HOPS = 8
+# Ops allowed between the scores' MatMul and the Softmax (scale, mask, casts).
+_SCORE_OPS = frozenset({"Mul", "Div", "Add", "Sub", "Where", "Cast", "Identity", "Clip", "Max"})
+# Ops allowed between the keys' Transpose and the MatMul.
+_KEY_OPS = frozenset(
+    {"Mul", "Div", "Reshape", "Cast", "Identity", "Squeeze", "Unsqueeze", "Transpose", "Expand"}
+)
+_NUMPY_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+}
+_PROTO_LIMIT = 1_800_000_000  # bytes: above this the copy goes through a file (protobuf's 2 GiB)
+
+
+@dataclass(frozen=True)
+class SoftmaxSite:
+    name: str  # the node's name, or its output's when it has none
+    output: str  # the attention map
+    query: str  # the scores' MatMul operands
+    key_t: str
+
+
+def find_softmax_sites(model: onnx.ModelProto) -> tuple[SoftmaxSite, ...]:
+    """The attention softmaxes of the main graph, in graph (execution) order."""
+    graph = model.graph
+    producers = {out: node for node in graph.node for out in node.output}
+    constants = {init.name for init in graph.initializer}
+    constants |= {out for node in graph.node if node.op_type == "Constant" for out in node.output}
+    ranks: dict[str, int] | None = None
+    sites = []
+    for index, node in enumerate(graph.node):
+        if node.op_type != "Softmax" or node.domain not in ("", "ai.onnx"):
+            continue
+        axis = _softmax_axis(node, _opset(model))
+        if axis != -1:
+            ranks = _ranks(model) if ranks is None else ranks
+            if ranks.get(node.input[0]) != axis + 1:
+                continue
+        matmul = _scores_matmul(node.input[0], producers, constants, 0)
+        if matmul is None:
+            continue
+        name = node.name or node.output[0] or f"Softmax_{index}"
+        sites.append(SoftmaxSite(name, node.output[0], matmul.input[0], matmul.input[1]))
+    return tuple(sites)
+
+
+def find_fused_attention(model: onnx.ModelProto) -> tuple[str, ...]:
+    """``domain.OpType ×count`` of each fused attention op anywhere in the model."""
+    counts: dict[str, int] = {}
+    for node in _all_nodes(model):
+        if (node.domain, node.op_type) in FUSED_ATTENTION_OPS:
+            name = f"{node.domain or 'ai.onnx'}.{node.op_type}"
+            counts[name] = counts.get(name, 0) + 1
+    return tuple(f"{name} ×{n}" for name, n in sorted(counts.items()))
+
+
+def capture_model(
+    model: onnx.ModelProto, sites: Sequence[SoftmaxSite], with_qk: bool = False
+) -> onnx.ModelProto:
+    """A copy of ``model`` whose outputs are its first output, then every site's map (and
+    each site's query and transposed-key operands when ``with_qk``)."""
+    copy = _copy(model)
+    first = copy.graph.output[0]
+    del copy.graph.output[:]
+    copy.graph.output.append(first)
+    promoted = [site.output for site in sites]
+    if with_qk:
+        promoted += [name for site in sites for name in (site.query, site.key_t)]
+    types = _elem_types(model)
+    for name in dict.fromkeys(promoted):
+        if name != first.name:
+            elem = types.get(name, TensorProto.FLOAT)
+            copy.graph.output.append(helper.make_tensor_value_info(name, elem, None))
+    return copy
+
+
+def ablation_model(model: onnx.ModelProto, sites: Sequence[SoftmaxSite]) -> onnx.ModelProto:
+    """A copy of ``model`` with ``map * harness_head_mask_<i>`` in place of every site's map.
+
+    Each mask is an input of the map's type, fed as (1, heads, 1, 1) for a 4-D map or
+    (batch*heads, 1, 1) for a 3-D one: 1 keeps a head, 0 zeroes its attention. All ones
+    computes the original model exactly (x * 1 == x).
+    """
+    copy = _copy(model)
+    graph = copy.graph
+    types = _elem_types(model)
+    renamed = {site.output: f"{site.output}__head_masked" for site in sites}
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in renamed:
+                node.input[i] = renamed[name]
+    for output in graph.output:
+        output.name = renamed.get(output.name, output.name)
+    muls = {}
+    for index, site in enumerate(sites):
+        mask = f"{MASK_INPUT_PREFIX}{index}"
+        elem = types.get(site.output, TensorProto.FLOAT)
+        graph.input.append(helper.make_tensor_value_info(mask, elem, None))
+        masked = renamed[site.output]
+        muls[site.output] = helper.make_node("Mul", [site.output, mask], [masked], name=masked)
+    nodes = []
+    for node in graph.node:
+        nodes.append(node)
+        nodes.extend(muls[out] for out in node.output if out in muls)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return copy
+
+
+class OnnxCapturer:
+    """Captures the maps of ``model`` with onnxruntime; ``run`` once per batch."""
+
+    backend = "onnxruntime"
+    method = "attention Softmax outputs promoted to graph outputs on a copy, run by onnxruntime"
+
+    def __init__(
+        self, model: onnx.ModelProto, threads: int | None = None, cuda: bool = False
+    ) -> None:
+        self.model = model
+        self.softmax_sites = find_softmax_sites(model)
+        self.fused_ops = find_fused_attention(model)
+        self.sites = tuple(Site(s.name, KIND, ablatable=True) for s in self.softmax_sites)
+        self._options = (threads, cuda)
+        self._sessions: dict[bool, Any] = {}
+
+    def run(self, arrays: dict[str, np.ndarray], with_qk: bool = False) -> Capture:
+        session = self._sessions.get(with_qk)
+        if session is None:
+            promoted = capture_model(self.model, self.softmax_sites, with_qk)
+            session = self._sessions[with_qk] = create_session(promoted, *self._options)
+        values = session.run(None, arrays)
+        by_name = dict(zip([o.name for o in session.get_outputs()], values, strict=True))
+        n = len(self.sites)
+        maps = tuple(np.asarray(by_name[s.output]) for s in self.softmax_sites)
+        qk: tuple[tuple[np.ndarray, np.ndarray] | None, ...] = (None,) * n
+        if with_qk:
+            qk = tuple((by_name[s.query], by_name[s.key_t]) for s in self.softmax_sites)
+        return Capture(self.sites, maps, np.asarray(values[0]), qk)
+
+
+class OnnxAblator:
+    """Runs the ablation copy of ``model``: every site's map times its head mask.
+
+    ``ranks[i]`` is site i's map rank as captured (3 or 4); it decides the mask's layout.
+    """
+
+    method = "the map multiplied by a 0/1 head mask after each Softmax, in a copy of the graph"
+
+    def __init__(
+        self,
+        model: onnx.ModelProto,
+        sites: Sequence[SoftmaxSite],
+        ranks: Sequence[int],
+        threads: int | None = None,
+        cuda: bool = False,
+    ) -> None:
+        self._ranks = tuple(ranks)
+        self._session = create_session(ablation_model(model, sites), threads, cuda)
+        self._first_output = self._session.get_outputs()[0].name
+        self._mask_types = {
+            i.name: _NUMPY_TYPES.get(i.type, np.float32)
+            for i in self._session.get_inputs()
+            if i.name.startswith(MASK_INPUT_PREFIX)
+        }
+
+    def output(self, arrays: dict[str, np.ndarray], masks: Sequence[np.ndarray]) -> np.ndarray:
+        """The first output with ``masks[i]`` (per head, 0 or 1) applied to site i."""
+        batch = first_dim(arrays)
+        feeds = dict(arrays)
+        for index, (mask, rank) in enumerate(zip(masks, self._ranks, strict=True)):
+            name = f"{MASK_INPUT_PREFIX}{index}"
+            feeds[name] = _mask_feed(mask, batch, rank).astype(self._mask_types[name])
+        return np.asarray(self._session.run([self._first_output], feeds)[0])
+
+
+def create_session(model: onnx.ModelProto, threads: int | None, cuda: bool) -> Any:
+    """An onnxruntime session for an in-memory model; through a temporary file (external
+    data) when the model is too large for one protobuf message."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else None
+    providers = providers or ["CPUExecutionProvider"]
+    if model.ByteSize() < _PROTO_LIMIT:
+        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
+    with tempfile.TemporaryDirectory(prefix="harness-attention-") as folder:
+        path = Path(folder) / "model.onnx"
+        onnx.save(model, os.fspath(path), save_as_external_data=True, location="weights.bin")
+        return ort.InferenceSession(os.fspath(path), options, providers=providers)
+
+
+# --- graph walking ------------------------------------------------------------------------
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            return int(entry.version)
+    return 1
+
+
+def _softmax_axis(node: onnx.NodeProto, opset: int) -> int:
+    for attribute in node.attribute:
+        if attribute.name == "axis":
+            return int(attribute.i)
+    return -1 if opset >= 13 else 1
+
+
+def _ranks(model: onnx.ModelProto) -> dict[str, int]:
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # inference is a hint here: unknown ranks only lose those sites
+        return {}
+    ranks = {}
+    for info in (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output):
+        if info.type.tensor_type.HasField("shape"):
+            ranks[info.name] = len(info.type.tensor_type.shape.dim)
+    return ranks
+
+
+def _scores_matmul(
+    tensor: str, producers: dict[str, onnx.NodeProto], constants: set[str], hops: int
+) -> onnx.NodeProto | None:
+    """The MatMul of queries and transposed keys that ``tensor`` is computed from, through
+    at most ``_MAX_HOPS`` scale/mask/cast ops."""
+    node = producers.get(tensor)
+    if node is None or hops > _MAX_HOPS or node.domain not in ("", "ai.onnx"):
+        return None
+    if node.op_type == "MatMul":
+        computed = all(name not in constants for name in node.input)
+        return node if computed and _is_transposed_key(node.input[1], producers, 0) else None
+    if node.op_type not in _SCORE_OPS:
+        return None
+    operands = node.input[1:] if node.op_type == "Where" else node.input
+    for name in operands:
+        if name and name not in constants:
+            found = _scores_matmul(name, producers, constants, hops + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _is_transposed_key(tensor: str, producers: dict[str, onnx.NodeProto], hops: int) -> bool:
+    node = producers.get(tensor)
+    if node is None or hops > _MAX_HOPS or node.op_type not in _KEY_OPS:
+        return False
+    if node.op_type == "Transpose":
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        if perm is None or (len(perm) > 1 and perm[-1] != len(perm) - 1):
+            return True  # no perm reverses every axis: the last one moves too
+    return bool(node.input) and _is_transposed_key(node.input[0], producers, hops + 1)
+
+
+def _all_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+    nodes: list[onnx.NodeProto] = []
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            nodes.append(node)
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.GRAPH:
+                    graphs.append(attribute.g)
+                elif attribute.type == onnx.AttributeProto.GRAPHS:
+                    graphs.extend(attribute.graphs)
+    for function in model.functions:
+        nodes.extend(function.node)
+    return nodes
+
+
+def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
+    """Element type of every tensor onnx's shape inference can type (float if it cannot)."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # a hint only: untyped tensors are declared float
+        inferred = model
+    graph = inferred.graph
+    return {
+        info.name: info.type.tensor_type.elem_type
+        for info in (*graph.value_info, *graph.input, *graph.output)
+        if info.type.HasField("tensor_type") and info.type.tensor_type.elem_type
+    }
+
+
+def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    return copy
+
+
+def _mask_feed(mask: np.ndarray, batch: int, rank: int) -> np.ndarray:
+    heads = np.asarray(mask, dtype=np.float64)
+    if rank == 3:
+        return np.tile(heads, batch).reshape(-1, 1, 1)
+    return heads.reshape(1, -1, 1, 1)
