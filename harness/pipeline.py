@@ -59,6 +59,7 @@ def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
     from harness.stages import run_stage
 
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
+    _limit_torch_threads(config.threads)
     if config.explainers:  # a misspelt --explainers fails now, not after the other stages
         from explainers.methods.registry import check_method_names
 
@@ -94,6 +95,15 @@ def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
         ),
         **sections,  # type: ignore[arg-type]  # each built by its SECTION_TYPES class
     )
+
+
+def _limit_torch_threads(threads: int | None) -> None:
+    """--threads binds torch as well as onnxruntime (the profiler's subprocesses set their
+    own): explainers and attention capture run torch in this process."""
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _resolve_and_run(
