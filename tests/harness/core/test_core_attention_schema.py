@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import replace
 from typing import Any
 
@@ -24,12 +22,16 @@ from harness.core.attention import (
     Rollout,
 )
 from harness.core.result import AuditResult
-from harness.core.schema import load_result_schema
+from tests.harness.core.schema_checks import (
+    assert_closed_defs,
+    assert_result_points_at_def,
+    dataclass_names,
+    result_validator,
+    set_path,
+)
 from tests.harness.core.test_core_result import make_result
 
-_DATACLASSES = [
-    name for name in attention.__all__ if dataclasses.is_dataclass(getattr(attention, name))
-]
+_DATACLASSES = dataclass_names(attention)
 
 
 def _verification(padding: float | None = 0.0) -> LayerVerification:
@@ -132,7 +134,7 @@ def _result() -> AuditResult:
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(load_result_schema())
+    return result_validator()
 
 
 def test_a_full_attention_section_validates(validator: jsonschema.Draft202012Validator) -> None:
@@ -155,31 +157,12 @@ def test_a_bare_section_validates(validator: jsonschema.Draft202012Validator, st
 def test_every_attention_dataclass_has_a_closed_def_with_its_fields() -> None:
     """Each dataclass of harness.core.attention is a $def of the same name that lists
     exactly its fields, requires them all, and spells its Literal fields as enums."""
-    defs = load_result_schema()["$defs"]
     assert _DATACLASSES
-    for name in _DATACLASSES:
-        cls = getattr(attention, name)
-        fields = [f.name for f in dataclasses.fields(cls)]
-        schema = defs[name]
-        assert schema["additionalProperties"] is False, name
-        assert sorted(schema["required"]) == sorted(fields), name
-        assert sorted(schema["properties"]) == sorted(fields), name
-        for field, hint in typing.get_type_hints(cls).items():
-            if typing.get_origin(hint) is typing.Literal:
-                assert schema["properties"][field]["enum"] == list(typing.get_args(hint))
+    assert_closed_defs(attention, _DATACLASSES)
 
 
 def test_the_result_points_attention_at_its_def() -> None:
-    schema = load_result_schema()
-    assert schema["properties"]["attention"] == {"$ref": "#/$defs/AttentionSection"}
-    data = _result().to_dict()
-    assert sorted(data["attention"]) == sorted(schema["$defs"]["AttentionSection"]["required"])
-
-
-def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
-    for key in path[:-1]:
-        data = data[key]
-    data[path[-1]] = value
+    assert_result_points_at_def(_result().to_dict(), "attention", "AttentionSection")
 
 
 @pytest.mark.parametrize(
@@ -203,7 +186,7 @@ def test_schema_rejects_a_bad_attention_value(
     validator: jsonschema.Draft202012Validator, path: tuple[Any, ...], value: Any
 ) -> None:
     data = _result().to_dict()
-    _set(data["attention"], path, value)
+    set_path(data["attention"], path, value)
     assert not validator.is_valid(data)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +27,12 @@ from harness.core.efficiency import (
     Work,
 )
 from harness.core.result import AuditResult
-from harness.core.schema import load_result_schema
+from tests.harness.core.schema_checks import (
+    assert_closed_defs,
+    assert_result_points_at_def,
+    result_validator,
+    set_path,
+)
 from tests.harness.core.test_core_result import make_result
 
 
@@ -142,7 +145,7 @@ def _result() -> AuditResult:
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(load_result_schema())
+    return result_validator()
 
 
 def test_a_full_efficiency_section_validates(validator: jsonschema.Draft202012Validator) -> None:
@@ -164,30 +167,11 @@ def test_a_skipped_section_validates(validator: jsonschema.Draft202012Validator)
 def test_every_efficiency_dataclass_has_a_closed_def_with_its_fields() -> None:
     """Each dataclass of harness.core.efficiency is a $def of the same name that lists
     exactly its fields, requires them all, and spells its Literal fields as enums."""
-    defs = load_result_schema()["$defs"]
-    for name in efficiency.__all__:
-        cls = getattr(efficiency, name)
-        fields = [f.name for f in dataclasses.fields(cls)]
-        schema = defs[name]
-        assert schema["additionalProperties"] is False, name
-        assert sorted(schema["required"]) == sorted(fields), name
-        assert sorted(schema["properties"]) == sorted(fields), name
-        for field, hint in typing.get_type_hints(cls).items():
-            if typing.get_origin(hint) is typing.Literal:
-                assert schema["properties"][field]["enum"] == list(typing.get_args(hint))
+    assert_closed_defs(efficiency)
 
 
 def test_the_result_points_efficiency_at_its_def() -> None:
-    schema = load_result_schema()
-    assert schema["properties"]["efficiency"] == {"$ref": "#/$defs/EfficiencySection"}
-    data = _result().to_dict()
-    assert sorted(data["efficiency"]) == sorted(schema["$defs"]["EfficiencySection"]["required"])
-
-
-def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
-    for key in path[:-1]:
-        data = data[key]
-    data[path[-1]] = value
+    assert_result_points_at_def(_result().to_dict(), "efficiency", "EfficiencySection")
 
 
 @pytest.mark.parametrize(
@@ -210,7 +194,7 @@ def test_schema_rejects_a_bad_efficiency_value(
     validator: jsonschema.Draft202012Validator, path: tuple[Any, ...], value: Any
 ) -> None:
     data = _result().to_dict()
-    _set(data["efficiency"], path, value)
+    set_path(data["efficiency"], path, value)
     assert not validator.is_valid(data)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from dataclasses import replace
 from typing import Any
 
@@ -23,8 +21,13 @@ from harness.core.explanations import (
     SanityCheck,
 )
 from harness.core.result import AuditResult
-from harness.core.schema import load_result_schema
 from harness.core.twin import ConversionReport, OutputParity, ParityCheck, PreparationStep
+from tests.harness.core.schema_checks import (
+    assert_closed_defs,
+    assert_result_points_at_def,
+    result_validator,
+    set_path,
+)
 from tests.harness.core.test_core_result import make_result
 
 
@@ -95,7 +98,7 @@ def _result() -> AuditResult:
 
 @pytest.fixture(scope="module")
 def validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(load_result_schema())
+    return result_validator()
 
 
 def test_a_full_explanations_section_validates(validator: jsonschema.Draft202012Validator) -> None:
@@ -118,35 +121,11 @@ def test_a_skipped_section_validates(validator: jsonschema.Draft202012Validator)
 def test_every_dataclass_has_a_closed_def_with_its_fields(module: Any) -> None:
     """Each dataclass of the section's modules is a $def of the same name that lists
     exactly its fields, requires them all, and spells its Literal fields as enums."""
-    defs = load_result_schema()["$defs"]
-    for name in module.__all__:
-        cls = getattr(module, name)
-        fields = [f.name for f in dataclasses.fields(cls)]
-        schema = defs[name]
-        assert schema["additionalProperties"] is False, name
-        assert sorted(schema["required"]) == sorted(fields), name
-        assert sorted(schema["properties"]) == sorted(fields), name
-        for field, hint in typing.get_type_hints(cls).items():
-            args = typing.get_args(hint)
-            if typing.get_origin(hint) is typing.Literal:
-                assert schema["properties"][field]["enum"] == list(args), (name, field)
-            elif type(None) in args and typing.get_origin(args[0]) is typing.Literal:
-                expected = [*typing.get_args(args[0]), None]
-                assert schema["properties"][field]["enum"] == expected, (name, field)
+    assert_closed_defs(module)
 
 
 def test_the_result_points_explanations_at_its_def() -> None:
-    schema = load_result_schema()
-    assert schema["properties"]["explanations"] == {"$ref": "#/$defs/ExplanationsSection"}
-    data = _result().to_dict()
-    required = schema["$defs"]["ExplanationsSection"]["required"]
-    assert sorted(data["explanations"]) == sorted(required)
-
-
-def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> None:
-    for key in path[:-1]:
-        data = data[key]
-    data[path[-1]] = value
+    assert_result_points_at_def(_result().to_dict(), "explanations", "ExplanationsSection")
 
 
 @pytest.mark.parametrize(
@@ -172,7 +151,7 @@ def test_schema_rejects_a_bad_explanations_value(
     validator: jsonschema.Draft202012Validator, path: tuple[Any, ...], value: Any
 ) -> None:
     data = _result().to_dict()
-    _set(data["explanations"], path, value)
+    set_path(data["explanations"], path, value)
     assert not validator.is_valid(data)
 
 
