@@ -14,8 +14,7 @@ bound the whole (timing.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -60,9 +59,8 @@ def explanations_stage(context: AuditContext) -> ExplanationsSection:
     if isinstance(subject, str):
         return ExplanationsSection(status="skipped", reason=subject)
     samples = gather_samples(context, subject, context.config.samples or budget.samples)
-    with _torch_threads(context.config.threads):
-        setup = prepare(context, budget, subject, samples, clock)
-        return _explain(setup)
+    # --threads binds torch too: the pipeline sets it for the whole audit process.
+    return _explain(prepare(context, budget, subject, samples, clock))
 
 
 def _explain(setup: Setup) -> ExplanationsSection:
@@ -110,19 +108,6 @@ def _explain(setup: Setup) -> ExplanationsSection:
         ),
         notes=tuple(notes),
     )
-
-
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    if threads is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # --- one method ---------------------------------------------------------------------------
