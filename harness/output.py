@@ -7,6 +7,7 @@ this run created), so a failed audit leaves nothing behind.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -45,7 +46,7 @@ def staged_output_dir(out: Path, force: bool) -> Iterator[Path]:
     out = out.absolute()
     try:
         created = _make_parents(out.parent)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        staging = _fresh_folder(out.parent, f".{out.name}.partial-")
     except OSError as exc:
         raise UsageError(
             f"cannot write to '{out.parent}': {exc.strerror}; choose another --out"
@@ -73,6 +74,19 @@ def _swap_into_place(staging: Path, out: Path) -> None:
         backup.rename(out)  # put the previous audit back
         raise
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def _fresh_folder(parent: Path, prefix: str) -> Path:
+    """A new, uniquely named folder. Unlike ``tempfile.mkdtemp`` (mode 0700) it takes the
+    user's umask, so the audit folder renamed from it reads like any other folder."""
+    for _ in range(100):
+        folder = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"no free name for a temporary folder in {parent}")
 
 
 def _make_parents(folder: Path) -> list[Path]:

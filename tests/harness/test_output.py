@@ -155,3 +155,16 @@ def test_parent_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
 def test_check_output_dir_accepts_a_missing_folder(tmp_path: Path) -> None:
     check_output_dir(tmp_path / "absent", force=False)
     assert not (tmp_path / "absent").exists()
+
+
+def test_output_folder_takes_the_umask_not_private_temp_mode(tmp_path):
+    import os
+
+    out = tmp_path / "audit"
+    previous = os.umask(0o022)
+    try:
+        with staged_output_dir(out, force=False) as folder:
+            (folder / "result.json").write_text("{}")
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o755
