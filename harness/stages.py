@@ -23,17 +23,8 @@ log = logging.getLogger(__name__)
 Stage = Callable[[AuditContext], Section]
 
 
-def _not_implemented(name: str) -> Stage:
-    def stage(context: AuditContext) -> Section:
-        section: Section = SECTION_TYPES[name](status="skipped", reason="not implemented")
-        return section
-
-    return stage
-
-
-# Stage name (= its result section) -> the function that fills it, in running order.
-# Efficiency: issue "Efficiency profiler"; explanations: "Attributions that can be
-# trusted"; attention: "Attention inspection".
+# Each stage module is imported when its stage runs, so ``--help`` and a skipped stage
+# never pay for torch, Captum or the profiler.
 def _efficiency(context: AuditContext) -> Section:
     from harness.profiling.stage import efficiency_stage
 
@@ -52,6 +43,7 @@ def _attention(context: AuditContext) -> Section:
     return attention_stage(context)
 
 
+# Stage name (= its result section) -> the function that fills it, in running order.
 STAGES: dict[str, Stage] = {
     "efficiency": _efficiency,
     "explanations": _explanations,
