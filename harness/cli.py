@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_audit(commands)
+    _add_report(commands)
     return parser
 
 
@@ -113,6 +114,31 @@ def _add_audit(commands: Any) -> None:
     audit.add_argument("--force", action="store_true", help="replace an existing --out")
     audit.add_argument("--debug", action="store_true", help="show tracebacks")
     audit.set_defaults(handler=_run_audit)
+
+
+def _add_report(commands: Any) -> None:
+    report = commands.add_parser(
+        "report",
+        help="re-render report.html from a result.json alone (no model needed)",
+        description="Re-render the HTML report from RESULT (a result.json), upgrading "
+        "results of older schema versions first.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("result", metavar="RESULT")
+    report.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write (default: report.html beside RESULT)"
+    )
+    report.add_argument("--debug", action="store_true", help="show tracebacks")
+    report.set_defaults(handler=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from harness.rerender import rerender
+
+    written = rerender(Path(args.result), Path(args.output) if args.output else None)
+    print(f"wrote {written}")
+    return ExitCode.OK
 
 
 def _run_audit(args: argparse.Namespace) -> int:

@@ -1,0 +1,49 @@
+"""``python -m harness report RESULT``: the HTML report from a result.json alone.
+
+Reports read only the result (DESIGN.md), so a result from another machine, or from an
+older schema version (upgraded by ``migrate()``), renders without the model.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from harness.core.errors import ResultFormatError, UsageError
+from harness.core.result import AuditResult
+from harness.output import REPORT_FILE
+
+__all__ = ["rerender"]
+
+
+def rerender(result_path: Path, output: Path | None = None) -> Path:
+    """Render ``result_path`` to ``output`` (default: report.html beside it), atomically."""
+    from reports import render_report
+
+    try:
+        text = result_path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UsageError(f"result file '{result_path}' does not exist; pass a result.json") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultFormatError(f"cannot read '{result_path}': {exc}") from exc
+    html = render_report(AuditResult.from_json(text))
+    target = output if output is not None else result_path.parent / REPORT_FILE
+    _write_atomic(target, html)
+    return target
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    if target.is_dir():
+        raise UsageError(f"-o '{target}' is a folder; name the .html file to write")
+    if not target.parent.is_dir():
+        raise UsageError(f"folder '{target.parent}' does not exist; create it or choose another -o")
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
