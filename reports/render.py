@@ -21,6 +21,7 @@ from harness.core.explanations import ExplanationsSection
 from harness.core.result import STAGE_NAMES, AuditResult, StageSection
 from reports import format as fmt
 from reports.figures import explanations as explanation_views
+from reports.findings import findings
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -93,6 +94,7 @@ def render_report(result: AuditResult) -> str:
         config_rows=fmt.config_rows(result.config),
         figures=figures,
         plotly_js=plotly_js() if figures else None,
+        findings=findings(result),
     )
 
 

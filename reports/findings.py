@@ -1,0 +1,459 @@
+"""The verdict: findings drawn from an ``AuditResult`` by small rules, worst first.
+
+Each rule is a pure function of the result and the ``Thresholds``; it yields zero or more
+``Finding``s, each naming the rule (a stable id such as ``efficiency.p99_insufficient``),
+the evidence (numbers from the result) and the report section to look at. Rules are data:
+``RULES`` lists them in report order; ``findings`` runs them all and sorts the results
+fail > warn > info, keeping rule order within a severity.
+
+Rules are defensive: a stage that was skipped or failed has bare defaults (or is a plain
+``StageSection``), and a rule then finds nothing rather than raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from harness.core.attention import AttentionSection
+from harness.core.efficiency import EfficiencySection
+from harness.core.explanations import ExplanationsSection
+from harness.core.result import STAGE_NAMES, AuditResult
+
+__all__ = ["RULES", "SEVERITIES", "Finding", "Rule", "Thresholds", "findings"]
+
+Severity = Literal["fail", "warn", "info"]
+SEVERITIES: tuple[Severity, ...] = ("fail", "warn", "info")  # worst first
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    rule: str  # the rule's stable id: "efficiency.p99_insufficient"
+    title: str  # one line, in words
+    evidence: str  # the numbers from the result behind it
+    where: str  # the id of the report section to look at: "stage-efficiency"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where the rules draw their lines (a config file may change them later)."""
+
+    latency_cv_max: float = 0.5  # std / mean of latency above this: a noisy measurement
+    memory_to_weights_max: float = 3.0  # peak inference memory over weight bytes, above: info
+    percent_of_peak_min: float = 5.0  # achieved % of the measured compute peak, below: info
+    ground_truth_margin: float = 0.1  # AUROC a method must beat the random baseline's by
+
+
+Rule = Callable[[AuditResult, Thresholds], Iterator[Finding]]
+
+_CHANCE_AUROC = 0.5  # the random baseline's AUROC when the result holds none
+
+
+def _efficiency(result: AuditResult) -> EfficiencySection | None:
+    section = result.efficiency
+    ok = isinstance(section, EfficiencySection) and section.status == "ok"
+    return section if ok else None
+
+
+def _explanations(result: AuditResult) -> ExplanationsSection | None:
+    section = result.explanations
+    ok = isinstance(section, ExplanationsSection) and section.status == "ok"
+    return section if ok else None
+
+
+def _attention(result: AuditResult) -> AttentionSection | None:
+    section = result.attention
+    ok = isinstance(section, AttentionSection) and section.status == "ok"
+    return section if ok else None
+
+
+def _skipped_by_user(result: AuditResult, name: str, reason: str | None) -> bool:
+    return name in result.config.skip or (reason or "").startswith("skipped by --skip")
+
+
+# --- stages ---------------------------------------------------------------------------
+
+
+def stage_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """A stage that failed: fail, with its reason."""
+    for name in STAGE_NAMES:
+        section = result.stage(name)
+        if section.status == "failed":
+            yield Finding(
+                "fail",
+                "stage.failed",
+                f"the {name} stage failed",
+                section.reason or "no reason recorded",
+                f"stage-{name}",
+            )
+
+
+def stage_skipped(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """A stage skipped for a reason other than ``--skip``: info."""
+    for name in STAGE_NAMES:
+        section = result.stage(name)
+        if section.status == "skipped" and not _skipped_by_user(result, name, section.reason):
+            yield Finding(
+                "info",
+                "stage.skipped",
+                f"the {name} stage was skipped",
+                section.reason or "no reason recorded",
+                f"stage-{name}",
+            )
+
+
+def input_defaults(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Defaults the harness chose for the inputs: warn."""
+    warnings = result.inputs.warnings
+    if warnings:
+        n = len(warnings)
+        yield Finding(
+            "warn",
+            "inputs.defaults_chosen",
+            f"{n} input default{'s' if n != 1 else ''} chosen by the harness",
+            "; ".join(warnings),
+            "inputs",
+        )
+
+
+# --- efficiency -----------------------------------------------------------------------
+
+
+def percentile_insufficient(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """A latency percentile too few samples can bound: info, per run and percentile."""
+    section = _efficiency(result)
+    for i, run in enumerate(section.runs if section else ()):
+        for name, estimate in run.latency.percentiles_ms.items():
+            if estimate.insufficient:
+                yield Finding(
+                    "info",
+                    f"efficiency.{name}_insufficient",
+                    f"{name} latency is insufficiently sampled on {run.backend}/{run.device}",
+                    f"n = {run.latency.n} calls < min_samples = {estimate.min_samples}",
+                    f"efficiency-run{i}",
+                )
+
+
+def latency_noisy(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Latency whose coefficient of variation exceeds ``latency_cv_max``: warn."""
+    section = _efficiency(result)
+    for i, run in enumerate(section.runs if section else ()):
+        lat = run.latency
+        if lat.cv > t.latency_cv_max:
+            yield Finding(
+                "warn",
+                "efficiency.latency_noisy",
+                f"latency on {run.backend}/{run.device} varies widely: a noisy machine "
+                "or an unstable model",
+                f"CV {lat.cv:.2f} > {t.latency_cv_max:g} (mean {lat.mean_ms:.4g} ms, "
+                f"std {lat.std_ms:.4g} ms, n = {lat.n})",
+                f"efficiency-run{i}",
+            )
+
+
+def warmup_unsettled(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Warm-up that hit its bound before the median settled: warn."""
+    section = _efficiency(result)
+    for i, run in enumerate(section.runs if section else ()):
+        if not run.latency.warmup_settled:
+            yield Finding(
+                "warn",
+                "efficiency.warmup_unsettled",
+                f"warm-up did not settle on {run.backend}/{run.device}",
+                f"{run.latency.warmup_calls} warm-up calls without a settled median",
+                f"efficiency-run{i}",
+            )
+
+
+def memory_vs_weights(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Peak inference memory above ``memory_to_weights_max`` times the weights: info."""
+    section = _efficiency(result)
+    for i, run in enumerate(section.runs if section else ()):
+        memory = run.memory
+        if memory is None or memory.weight_bytes <= 0:
+            continue
+        ratio = memory.inference_peak_bytes / memory.weight_bytes
+        if ratio > t.memory_to_weights_max:
+            yield Finding(
+                "info",
+                "efficiency.memory_vs_weights",
+                f"peak memory {ratio:.3g}x the weights on {run.backend}/{run.device}",
+                f"inference peak {memory.inference_peak_bytes:,} B vs weights "
+                f"{memory.weight_bytes:,} B (> {t.memory_to_weights_max:g}x)",
+                f"efficiency-run{i}",
+            )
+
+
+def best_batch(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """The batch size with the highest throughput, where a sweep ran: info."""
+    section = _efficiency(result)
+    for i, run in enumerate(section.runs if section else ()):
+        sweep = run.throughput
+        if sweep is None or not sweep.points:
+            continue
+        best = next((p for p in sweep.points if p.batch_size == sweep.best_batch_size), None)
+        rate = best.samples_per_s.value if best else None
+        evidence = f"{rate:.4g} samples/s" if rate is not None else "rate insufficient"
+        yield Finding(
+            "info",
+            "efficiency.best_batch",
+            f"throughput on {run.backend}/{run.device} is best at batch {sweep.best_batch_size}",
+            f"{evidence} over {len(sweep.points)} batch sizes; sweep stopped: "
+            f"{sweep.stopped_because}",
+            f"efficiency-run{i}",
+        )
+
+
+def low_percent_of_peak(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Achieved compute under ``percent_of_peak_min`` % of the measured peak: info."""
+    section = _efficiency(result)
+    for i, run in enumerate(section.runs if section else ()):
+        roof = run.roofline
+        if roof is not None and roof.percent_of_peak < t.percent_of_peak_min:
+            yield Finding(
+                "info",
+                "efficiency.low_percent_of_peak",
+                f"the model reaches {roof.percent_of_peak:.2g}% of the compute peak on "
+                f"{run.backend}/{run.device}",
+                f"{roof.achieved_gflops:.4g} of {roof.peak_gflops:.4g} GFLOP/s "
+                f"(< {t.percent_of_peak_min:g}%)",
+                f"efficiency-run{i}",
+            )
+
+
+# --- explanations ---------------------------------------------------------------------
+
+
+def sanity_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """A method failing the parameter-randomisation sanity check: fail."""
+    section = _explanations(result)
+    for method in section.methods if section else ():
+        check = method.sanity
+        if check is None or check.passed:
+            continue
+        rho = check.final_correlation
+        spearman = (
+            f"Spearman {rho:.2f} > {check.threshold:g}"
+            if rho is not None
+            else "Spearman undefined: constant attributions"
+        )
+        yield Finding(
+            "fail",
+            "explanations.sanity_failed",
+            f"{method.name} fails the randomisation sanity check ({spearman})",
+            f"{len(check.correlations)} layers randomised; correlations "
+            + ", ".join("—" if c is None else f"{c:.2f}" for c in check.correlations),
+            "stage-explanations",
+        )
+
+
+def ground_truth_weak(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """A method whose ground-truth AUROC does not beat the random baseline's by
+    ``ground_truth_margin``: warn."""
+    section = _explanations(result)
+    if section is None:
+        return
+    random_gt = section.random_baseline.ground_truth if section.random_baseline else None
+    chance = random_gt.auroc if random_gt and random_gt.auroc is not None else _CHANCE_AUROC
+    for method in section.methods:
+        gt = method.ground_truth
+        if gt is None or gt.auroc is None:
+            continue
+        if gt.auroc - chance <= t.ground_truth_margin:
+            yield Finding(
+                "warn",
+                "explanations.ground_truth_weak",
+                f"{method.name} barely finds the truly relevant features",
+                f"AUROC {gt.auroc:.2f} vs random {chance:.2f} (margin "
+                f"{gt.auroc - chance:+.2f} <= {t.ground_truth_margin:g}, {gt.samples} samples)",
+                "stage-explanations",
+            )
+
+
+_NEEDS_GRADIENTS = " needs gradients: "
+
+
+def gradients_skipped(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Gradient methods skipped for want of gradients (no usable twin): warn, per reason."""
+    section = _explanations(result)
+    by_reason: dict[str, list[str]] = {}
+    for method in section.methods if section else ():
+        reason = method.reason or ""
+        if method.status == "skipped" and _NEEDS_GRADIENTS in reason:
+            why = reason.split(_NEEDS_GRADIENTS, 1)[1]
+            by_reason.setdefault(why, []).append(method.name)
+    for why, names in by_reason.items():
+        yield Finding(
+            "warn",
+            "explanations.gradients_skipped",
+            f"gradient methods skipped: {why}",
+            f"{len(names)} skipped: {', '.join(names)}",
+            "stage-explanations",
+        )
+
+
+def twin_unusable(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """A PyTorch twin that could not be built or does not match onnxruntime: warn."""
+    section = _explanations(result)
+    conversion = section.conversion if section else None
+    if conversion is None or conversion.status not in ("mismatch", "unconvertible"):
+        return
+    evidence = [conversion.reason or "no reason recorded"]
+    if conversion.blocking_ops:
+        evidence.append(f"blocking ops: {', '.join(conversion.blocking_ops)}")
+    if conversion.first_blocking_node:
+        evidence.append(f"first blocking node: {conversion.first_blocking_node}")
+    worst = [o.max_abs for check in conversion.parity for o in check.outputs if not o.ok]
+    if worst:
+        evidence.append(
+            f"max |twin - onnxruntime| {max(worst):.3g} "
+            f"(rtol {conversion.rtol:g}, atol {conversion.atol:g})"
+        )
+    yield Finding(
+        "warn",
+        f"explanations.twin_{conversion.status}",
+        f"the PyTorch twin is {conversion.status}",
+        "; ".join(evidence),
+        "stage-explanations",
+    )
+
+
+def method_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """An attribution method that raised: warn."""
+    section = _explanations(result)
+    for method in section.methods if section else ():
+        if method.status == "failed":
+            yield Finding(
+                "warn",
+                "explanations.method_failed",
+                f"{method.name} failed",
+                method.reason or "no reason recorded",
+                "stage-explanations",
+            )
+
+
+# --- attention ------------------------------------------------------------------------
+
+
+def attention_verification_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Captured maps that do not check out (shape, row sums, recompute): fail, per layer."""
+    section = _attention(result)
+    for layer in section.layers if section else ():
+        v = layer.verification
+        problems = []
+        if not v.shape_ok:
+            problems.append(f"captured shape {layer.captured_shape} is not (batch, heads, q, k)")
+        if not v.rows_sum_to_one:
+            problems.append(f"rows do not sum to 1 (max error {v.max_row_sum_error:.3g})")
+        if v.recompute == "mismatch":
+            diff = v.recompute_max_abs_diff
+            problems.append(
+                "recomputed softmax(QK^T) does not match"
+                + (f" (max |diff| {diff:.3g})" if diff is not None else "")
+            )
+        if problems:
+            yield Finding(
+                "fail",
+                "attention.verification_failed",
+                f"attention maps of layer {layer.index} fail verification",
+                f"{layer.name}: " + "; ".join(problems),
+                "stage-attention",
+            )
+
+
+def padding_attended(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Padding tokens that receive attention: warn, per layer."""
+    section = _attention(result)
+    if section is None:
+        return
+    for layer in section.layers:
+        v = layer.verification
+        if v.padding_attended:
+            share = v.max_padding_weight
+            amount = f"{share:.0%}" if share is not None else "some"
+            yield Finding(
+                "warn",
+                "attention.padding_attended",
+                f"padding tokens receive {amount} of attention in layer {layer.index}",
+                f"{layer.name}: max weight of a real query on padded keys "
+                + (f"{share:.3g}" if share is not None else "—")
+                + f" (mask input {section.padding_input or '—'})",
+                "stage-attention",
+            )
+
+
+def fused_attention(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Fused attention ops found and not captured: info."""
+    section = _attention(result)
+    if section is not None and section.fused_ops:
+        yield Finding(
+            "info",
+            "attention.fused_skipped",
+            "fused attention ops were not captured",
+            ", ".join(section.fused_ops),
+            "stage-attention",
+        )
+
+
+def _flagged_heads(result: AuditResult, flag: str) -> list[str]:
+    section = _attention(result)
+    ablation = section.ablation if section else None
+    heads = ablation.heads if ablation else ()
+    return [f"L{h.layer}H{h.head} (drop {h.drop:.3g})" for h in heads if h.flag == flag]
+
+
+def redundant_heads(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Heads whose ablation changes nothing: info, with their count."""
+    heads = _flagged_heads(result, "redundant")
+    if heads:
+        yield Finding(
+            "info",
+            "attention.redundant_heads",
+            f"{len(heads)} redundant head{'s' if len(heads) != 1 else ''}",
+            ", ".join(heads),
+            "stage-attention",
+        )
+
+
+def dominant_heads(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Heads that carry most of the ablation drop: info."""
+    heads = _flagged_heads(result, "dominant")
+    if heads:
+        yield Finding(
+            "info",
+            "attention.dominant_heads",
+            f"{len(heads)} dominant head{'s' if len(heads) != 1 else ''}",
+            ", ".join(heads),
+            "stage-attention",
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    stage_failed,
+    stage_skipped,
+    input_defaults,
+    percentile_insufficient,
+    latency_noisy,
+    warmup_unsettled,
+    memory_vs_weights,
+    best_batch,
+    low_percent_of_peak,
+    sanity_failed,
+    ground_truth_weak,
+    gradients_skipped,
+    twin_unusable,
+    method_failed,
+    attention_verification_failed,
+    padding_attended,
+    fused_attention,
+    redundant_heads,
+    dominant_heads,
+)
+
+
+def findings(result: AuditResult, thresholds: Thresholds = Thresholds()) -> tuple[Finding, ...]:
+    """Every rule's findings on ``result``, fail > warn > info, rule order within each."""
+    found = [f for rule in RULES for f in rule(result, thresholds)]
+    return tuple(sorted(found, key=lambda f: SEVERITIES.index(f.severity)))

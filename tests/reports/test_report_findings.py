@@ -1,0 +1,334 @@
+"""The verdict: each rule firing and not, the order, escaping, and its place on the page."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import replace
+
+import pytest
+
+from harness.core.attention import AttentionSection
+from harness.core.efficiency import EfficiencySection, MemoryPeaks
+from harness.core.explanations import ExplanationsSection, GroundTruthScore, MethodResult
+from harness.core.result import AuditResult, StageSection
+from harness.core.twin import ConversionReport
+from reports import render_report
+from reports.findings import RULES, SEVERITIES, Finding, Thresholds, findings
+from tests.harness.core.test_core_attention_schema import full_section
+from tests.reports.test_report_efficiency import make_efficiency, make_run
+from tests.reports.test_report_explanations import make_section
+from tests.reports.test_report_render import (
+    StructureChecker,
+    make_config,
+    make_inputs,
+    make_result,
+)
+
+XSS = "<script>alert(1)</script>"
+
+
+def rules(result: AuditResult, thresholds: Thresholds | None = None) -> dict[str, Finding]:
+    return {f.rule: f for f in findings(result, thresholds or Thresholds())}
+
+
+def quiet_result(**overrides: object) -> AuditResult:
+    """Nothing to find: no warnings, no failed stage, the others skipped by --skip."""
+    fields: dict[str, object] = {
+        "inputs": make_inputs(warnings=()),
+        "efficiency": EfficiencySection("skipped", "skipped by --skip"),
+        "explanations": ExplanationsSection("skipped", "skipped by --skip"),
+        "attention": AttentionSection("skipped", "skipped by --skip attention"),
+    }
+    fields.update(overrides)
+    return make_result(**fields)
+
+
+def test_a_quiet_result_has_no_findings() -> None:
+    assert findings(quiet_result()) == ()
+
+
+def test_findings_are_frozen_and_thresholds_documented_defaults() -> None:
+    finding = findings(make_result())[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        finding.title = "x"  # type: ignore[misc]
+    t = Thresholds()
+    assert (t.latency_cv_max, t.memory_to_weights_max, t.percent_of_peak_min) == (0.5, 3.0, 5.0)
+    assert t.ground_truth_margin == 0.1
+    assert len({rule.__name__ for rule in RULES}) == len(RULES)
+
+
+# --- stages and inputs ----------------------------------------------------------------
+
+
+def test_failed_stage_is_a_fail_with_its_reason() -> None:
+    found = rules(quiet_result(explanations=StageSection("failed", "onnx2torch lacks op Foo")))
+    f = found["stage.failed"]
+    assert (f.severity, f.evidence, f.where) == (
+        "fail",
+        "onnx2torch lacks op Foo",
+        "stage-explanations",
+    )
+
+
+def test_skipped_stage_is_info_unless_by_skip() -> None:
+    result = quiet_result(
+        config=make_config(skip=()), attention=AttentionSection("skipped", "no attention found")
+    )
+    f = rules(result)["stage.skipped"]
+    assert (f.severity, f.evidence, f.where) == ("info", "no attention found", "stage-attention")
+    # Named in config.skip, whatever the reason says.
+    assert "stage.skipped" not in rules(
+        quiet_result(attention=AttentionSection("skipped", "by request"))
+    )
+
+
+def test_input_defaults_warn_with_their_count() -> None:
+    found = rules(quiet_result(inputs=make_inputs(warnings=("a", "b"))))
+    f = found["inputs.defaults_chosen"]
+    assert (f.severity, f.title, f.evidence) == (
+        "warn",
+        "2 input defaults chosen by the harness",
+        "a; b",
+    )
+
+
+# --- efficiency -----------------------------------------------------------------------
+
+
+def efficiency_result(**run_overrides: object) -> AuditResult:
+    run = make_run(**run_overrides)
+    section = EfficiencySection("ok", runs=(run,))
+    return quiet_result(efficiency=section)
+
+
+def test_efficiency_defaults_of_the_builder() -> None:
+    """700 samples: every percentile sufficient, settled; memory 3x weights (not above);
+    3% of peak (below 5%); a sweep best at batch 8."""
+    found = rules(efficiency_result())
+    assert set(found) == {"efficiency.best_batch", "efficiency.low_percent_of_peak"}
+    assert found["efficiency.best_batch"].title.endswith("best at batch 8")
+    assert found["efficiency.low_percent_of_peak"].where == "efficiency-run0"
+    assert "4.5 of 150 GFLOP/s" in found["efficiency.low_percent_of_peak"].evidence
+
+
+def test_insufficient_percentile_names_n_and_min_samples() -> None:
+    found = rules(quiet_result(efficiency=make_efficiency()))
+    f = found["efficiency.p99_insufficient"]
+    assert f.severity == "info"
+    assert "torch/cpu" in f.title
+    assert f.evidence == "n = 100 calls < min_samples = 662"
+    assert f.where == "efficiency-run1"
+    assert "efficiency.p50_insufficient" not in found
+    # The short run is not settled either.
+    assert found["efficiency.warmup_unsettled"].where == "efficiency-run1"
+
+
+def test_noisy_latency_warns() -> None:
+    result = efficiency_result()
+    latency = replace(result.efficiency.runs[0].latency, cv=0.62)
+    noisy = quiet_result(efficiency=EfficiencySection("ok", runs=(make_run(latency=latency),)))
+    f = rules(noisy)["efficiency.latency_noisy"]
+    assert f.severity == "warn" and f.evidence.startswith("CV 0.62 > 0.5")
+    assert "efficiency.latency_noisy" not in rules(noisy, Thresholds(latency_cv_max=0.7))
+
+
+def test_memory_far_above_the_weights_is_info() -> None:
+    memory = MemoryPeaks("vmhwm", 0, 0, inference_peak_bytes=28_500, weight_bytes=1000)
+    f = rules(efficiency_result(memory=memory))["efficiency.memory_vs_weights"]
+    assert f.severity == "info"
+    assert f.title.startswith("peak memory 28.5x the weights")
+    # No weights, no ratio; no memory pass, nothing.
+    zero = MemoryPeaks("vmhwm", 0, 0, inference_peak_bytes=28_500, weight_bytes=0)
+    assert "efficiency.memory_vs_weights" not in rules(efficiency_result(memory=zero))
+    assert "efficiency.memory_vs_weights" not in rules(efficiency_result(memory=None))
+
+
+def test_no_sweep_no_roofline_no_findings() -> None:
+    found = rules(efficiency_result(throughput=None, roofline=None))
+    assert found == {}
+
+
+# --- explanations ---------------------------------------------------------------------
+
+
+def explanations_result(**overrides: object) -> AuditResult:
+    return quiet_result(explanations=make_section("image", **overrides))
+
+
+def test_sanity_check_failure_is_a_fail_with_the_correlation() -> None:
+    found = [f for f in findings(explanations_result()) if f.rule == "explanations.sanity_failed"]
+    assert len(found) == 1
+    assert found[0].severity == "fail"
+    assert found[0].title == (
+        "GuidedBackprop fails the randomisation sanity check (Spearman 0.93 > 0.5)"
+    )
+    assert found[0].where == "stage-explanations"
+
+
+def test_ground_truth_not_above_random_warns() -> None:
+    section = make_section("image")
+    weak = replace(
+        section.methods[0],
+        name="Saliency",
+        ground_truth=GroundTruthScore(auroc=0.55, top_k_precision=0.3, samples=2),
+    )
+    result = quiet_result(explanations=replace(section, methods=(weak, *section.methods[1:])))
+    weak_findings = [f for f in findings(result) if f.rule == "explanations.ground_truth_weak"]
+    assert [f.title for f in weak_findings] == ["Saliency barely finds the truly relevant features"]
+    assert "AUROC 0.55 vs random 0.50" in weak_findings[0].evidence
+    # The builder's methods score 0.9, 0.8, 0.7 (all > 0.6): none flagged.
+    assert "explanations.ground_truth_weak" not in rules(explanations_result())
+
+
+def test_gradient_methods_skipped_for_the_twin_warn_once_per_reason() -> None:
+    why = "onnx2torch lacks LSTM"
+    methods = (
+        MethodResult("Saliency", "skipped", reason=f"Saliency needs gradients: {why}"),
+        MethodResult(
+            "IntegratedGradients", "skipped", reason=f"IntegratedGradients needs gradients: {why}"
+        ),
+        MethodResult("Lime", "skipped", reason="does not apply to token ids"),
+    )
+    found = [
+        f
+        for f in findings(explanations_result(methods=methods))
+        if f.rule == "explanations.gradients_skipped"
+    ]
+    assert len(found) == 1
+    assert found[0].title == f"gradient methods skipped: {why}"
+    assert found[0].evidence == "2 skipped: Saliency, IntegratedGradients"
+
+
+@pytest.mark.parametrize("status", ["mismatch", "unconvertible"])
+def test_an_unusable_twin_warns_with_its_reason(status: str) -> None:
+    conversion = ConversionReport(
+        status,  # type: ignore[arg-type]
+        "onnx2torch lacks LSTM",
+        rtol=1e-3,
+        atol=1e-5,
+        blocking_ops=("ai.onnx.LSTM-14",),
+    )
+    f = rules(explanations_result(conversion=conversion))[f"explanations.twin_{status}"]
+    assert f.severity == "warn"
+    assert f.evidence.startswith("onnx2torch lacks LSTM; blocking ops: ai.onnx.LSTM-14")
+
+
+def test_a_converted_twin_and_ok_methods_are_quiet() -> None:
+    found = rules(explanations_result())
+    assert not any(rule.startswith("explanations.twin_") for rule in found)
+    assert not any(rule == "explanations.gradients_skipped" for rule in found)
+
+
+def test_failed_method_warns() -> None:
+    found = [f for f in findings(explanations_result()) if f.rule == "explanations.method_failed"]
+    assert [(f.severity, f.title, f.evidence) for f in found] == [
+        ("warn", "DeepLift failed", "onnx2torch lacks LSTM")
+    ]
+
+
+# --- attention ------------------------------------------------------------------------
+
+
+def test_attention_findings_of_the_full_section() -> None:
+    found = rules(quiet_result(attention=full_section()))
+    f = found["attention.padding_attended"]
+    assert f.severity == "warn"
+    assert f.title == "padding tokens receive 30% of attention in layer 1"
+    assert found["attention.fused_skipped"].evidence == "com.microsoft.Attention ×1"
+    assert found["attention.redundant_heads"].title == "1 redundant head"
+    assert found["attention.dominant_heads"].evidence.startswith("L0H0")
+    assert "attention.verification_failed" not in found
+
+
+def test_attention_verification_failures_are_fails() -> None:
+    section = full_section()
+    layer = section.layers[0]
+    broken = replace(
+        layer,
+        verification=replace(
+            layer.verification,
+            rows_sum_to_one=False,
+            max_row_sum_error=0.25,
+            recompute="mismatch",
+            recompute_max_abs_diff=0.1,
+        ),
+    )
+    result = quiet_result(attention=replace(section, layers=(broken, section.layers[1])))
+    f = rules(result)["attention.verification_failed"]
+    assert f.severity == "fail"
+    assert "rows do not sum to 1 (max error 0.25)" in f.evidence
+    assert "does not match (max |diff| 0.1)" in f.evidence
+
+
+def test_attention_without_padding_fusion_or_ablation_is_quiet() -> None:
+    section = full_section()
+    clean = tuple(
+        replace(
+            layer,
+            verification=replace(
+                layer.verification, padding_attended=False, max_padding_weight=None
+            ),
+        )
+        for layer in section.layers
+    )
+    result = quiet_result(attention=replace(section, layers=clean, fused_ops=(), ablation=None))
+    assert findings(result) == ()
+
+
+# --- defensiveness, order -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["skipped", "failed"])
+def test_bare_sections_never_raise(status: str) -> None:
+    result = make_result(
+        efficiency=EfficiencySection(status, "x"),  # type: ignore[arg-type]
+        explanations=ExplanationsSection(status, "x"),  # type: ignore[arg-type]
+        attention=AttentionSection(status, "x"),  # type: ignore[arg-type]
+    )
+    found = findings(result)
+    assert all(f.rule.startswith(("stage.", "inputs.")) for f in found)
+
+
+def test_sorted_fail_then_warn_then_info() -> None:
+    result = make_result(
+        efficiency=make_efficiency(),
+        explanations=make_section("image"),
+        attention=full_section(),
+    )
+    found = findings(result)
+    severities = [f.severity for f in found]
+    assert set(severities) == set(SEVERITIES)
+    assert severities == sorted(severities, key=SEVERITIES.index)
+
+
+# --- on the page ----------------------------------------------------------------------
+
+
+def test_findings_come_first_and_are_linked_from_the_contents() -> None:
+    html = render_report(make_result(attention=full_section()))
+    assert '<li><a href="#findings">Findings</a>' in html
+    assert html.index('href="#findings"') < html.index('href="#model"')
+    assert '<section id="findings">\n<details open>' in html
+    assert html.index('<section id="findings">') < html.index('<section id="model">')
+    block = html[html.index('<section id="findings">') : html.index('<section id="model">')]
+    assert '<span class="status status-failed">fail</span>' in block
+    assert '<a href="#stage-attention">stage-attention</a>' in block
+    assert "<code>attention.padding_attended</code>" in block
+    checker = StructureChecker()
+    checker.feed(html)
+    checker.close()
+    assert checker.errors == [] and checker.stack == []
+
+
+def test_no_findings_says_so() -> None:
+    html = render_report(quiet_result())
+    block = html[html.index('<section id="findings">') : html.index('<section id="model">')]
+    assert "No findings." in block
+    assert "<table" not in block
+
+
+def test_reasons_are_escaped() -> None:
+    html = render_report(make_result(explanations=StageSection("failed", XSS)))
+    block = html[html.index('<section id="findings">') : html.index('<section id="model">')]
+    assert XSS not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in block
