@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.array_stats import value_range
 from harness.core.errors import (
     InputResolutionError,
     ModelLoadError,
@@ -18,7 +19,7 @@ from harness.core.errors import (
     UnsupportedModelError,
     first_line,
 )
-from harness.core.model import LoadedModel
+from harness.core.model import LoadedModel, shape_text
 from harness.core.result import ObservedOutput
 from harness.device import Device
 
@@ -134,23 +135,13 @@ def _check_finite(outputs: dict[str, np.ndarray]) -> None:
 
 
 def observe_outputs(outputs: dict[str, np.ndarray]) -> tuple[ObservedOutput, ...]:
-    observed = []
-    for name, array in outputs.items():
-        stats = array.astype(np.float64) if array.size and array.dtype.kind in "biuf" else None
-        observed.append(
-            ObservedOutput(
-                name=name,
-                dtype=str(array.dtype),
-                shape=tuple(int(d) for d in array.shape),
-                min=float(stats.min()) if stats is not None else None,
-                max=float(stats.max()) if stats is not None else None,
-                mean=float(stats.mean()) if stats is not None else None,
-            )
+    return tuple(
+        ObservedOutput(
+            name, str(array.dtype), tuple(int(d) for d in array.shape), *value_range(array)
         )
-    return tuple(observed)
+        for name, array in outputs.items()
+    )
 
 
 def _shapes(arrays: dict[str, np.ndarray]) -> str:
-    return ", ".join(
-        f"{name} {'x'.join(map(str, a.shape)) or 'scalar'}" for name, a in arrays.items()
-    )
+    return ", ".join(f"{name} {shape_text(tuple(a.shape))}" for name, a in arrays.items())

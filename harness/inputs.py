@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.array_stats import value_range
 from harness.core.config import AuditConfig, ScalarValue
 from harness.core.errors import DataError, InputResolutionError, UsageError
 from harness.core.model import LoadedModel, TensorSpec
@@ -243,14 +244,14 @@ def _synthetic_integers(
 
 
 def _record(spec: TensorSpec, array: np.ndarray, source: str, how: str) -> FedTensor:
-    stats = array.astype(np.float64) if array.size else None
+    low, high, mean = value_range(array)
     return FedTensor(
         name=spec.name,
         dtype=str(array.dtype),
         shape=tuple(int(d) for d in array.shape),
         source=source,  # type: ignore[arg-type]
         generator=how,
-        min=float(stats.min()) if stats is not None else None,
-        max=float(stats.max()) if stats is not None else None,
-        mean=float(stats.mean()) if stats is not None else None,
+        min=low,
+        max=high,
+        mean=mean,
     )

@@ -19,7 +19,7 @@ from harness.core.errors import ModelLoadError, UnsupportedModelError, first_lin
 from harness.core.model import Dim, LoadedModel, TensorSpec
 from harness.core.result import ModelSummary
 
-__all__ = ["load_onnx", "summarize_onnx"]
+__all__ = ["external_tensors", "load_onnx", "summarize_onnx"]
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,8 @@ def _read_proto(path: Path) -> onnx.ModelProto:
     return proto
 
 
-def _external_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+def external_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """The tensors of ``proto`` (subgraphs included) whose data lives in external files."""
     for tensor in onnx.external_data_helper._get_all_tensors(proto):
         if onnx.external_data_helper.uses_external_data(tensor):
             yield tensor
@@ -119,7 +120,7 @@ def _external_location(tensor: onnx.TensorProto) -> str:
 def _check_external_data_locations(proto: onnx.ModelProto, path: Path) -> None:
     """Allow external data only in files inside the model's own folder."""
     folder = path.parent.resolve()
-    for tensor in _external_tensors(proto):
+    for tensor in external_tensors(proto):
         location = _external_location(tensor)
         target = (folder / location).resolve()
         if not location or Path(location).is_absolute() or not target.is_relative_to(folder):
@@ -303,7 +304,7 @@ def _itemsize(data_type: int) -> int:
 
 
 def _external_data_bytes(proto: onnx.ModelProto, path: Path) -> int:
-    locations = {_external_location(t) for t in _external_tensors(proto)}
+    locations = {_external_location(t) for t in external_tensors(proto)}
     return sum((path.parent / loc).stat().st_size for loc in locations if loc)
 
 

@@ -4,6 +4,7 @@ pinned down. One ``perf_counter_ns`` sample per call; nothing else inside the ti
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from harness.profiling.budget import ProfileBudget
 from harness.profiling.stats import median_ci_relative_width, median_settled
 
-__all__ = ["Samples", "sample_latency", "time_calls", "warm_up"]
+__all__ = ["Samples", "gflop_rate", "sample_latency", "time_calls", "warm_up"]
 
 # How often the stopping rule is evaluated (it costs a bootstrap).
 _CHECK_EVERY = 25
@@ -92,3 +93,14 @@ def _stop_reason(
     if median_ci_relative_width(samples) <= budget.target_ci_rel_width:
         return "ci within target"
     return None
+
+
+def gflop_rate(call: Callable[[], object], flops: float, seconds: float) -> float:
+    """GFLOP/s of ``call`` (which does ``flops`` of work) from its median time over at
+    least ``seconds`` and 5 calls, after one untimed call."""
+    call()
+    samples: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(samples) < 5:
+        samples.extend(time_calls(call, 1))
+    return flops / (statistics.median(samples) / 1e3) / 1e9

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from harness.core.config import AuditConfig
+from harness.profiling.sampling import gflop_rate
 
 __all__ = ["TorchModule", "matmul_peak_gflops"]
 
@@ -106,8 +107,6 @@ def _twin_module(model: Any, feeds: dict[str, np.ndarray]) -> Any:
 def matmul_peak_gflops(n: int, device: str, threads: int | None, seconds: float) -> float:
     import torch
 
-    from harness.profiling.ort_backend import _gflops_of
-
     if threads is not None:
         torch.set_num_threads(threads)
     generator = torch.Generator().manual_seed(0)
@@ -120,4 +119,4 @@ def matmul_peak_gflops(n: int, device: str, threads: int | None, seconds: float)
             torch.cuda.synchronize()
         return product
 
-    return _gflops_of(call, 2.0 * n**3, seconds)
+    return gflop_rate(call, 2.0 * n**3, seconds)
