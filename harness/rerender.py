@@ -6,11 +6,10 @@ older schema version (upgraded by ``migrate()``), renders without the model.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from harness.core.errors import ResultFormatError, UsageError
+from harness.core.files import write_bytes_atomic
 from harness.core.result import AuditResult
 from harness.output import REPORT_FILE
 
@@ -38,12 +37,4 @@ def _write_atomic(target: Path, text: str) -> None:
         raise UsageError(f"-o '{target}' is a folder; name the .html file to write")
     if not target.parent.is_dir():
         raise UsageError(f"folder '{target.parent}' does not exist; create it or choose another -o")
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(target, text.encode("utf-8"))

@@ -11,14 +11,15 @@ import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+# Re-exported: the zoo's writers (export, manifest, CLI) import it from here.
+from harness.core.files import write_bytes_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -306,26 +307,3 @@ def save_trained(
     write_bytes_atomic(card_path, (json.dumps(card, indent=2, sort_keys=True) + "\n").encode())
     logger.info("wrote %s and %s", weights_path, card_path)
     return card
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as temp_file:
-            temp_file.write(data)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        # mkstemp creates the file 0600; give it the mode a plain open() would have.
-        os.chmod(temp_name, 0o666 & ~_current_umask())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def _current_umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask

@@ -9,6 +9,7 @@ count the work from the graph, and assemble the section.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -120,7 +121,7 @@ def _sweep_blocked(context: AuditContext) -> str | None:
 
 def _measure(request: MeasureRequest, work: Work | None) -> BackendRun:
     profile = from_jsonable(ProfileReply, _run_worker(request))
-    memory_request = _replace_mode(request)
+    memory_request = dataclasses.replace(request, mode="memory")
     memory = from_jsonable(MemoryReply, _run_worker(memory_request)).memory
     return BackendRun(
         backend=request.backend,
@@ -134,12 +135,6 @@ def _measure(request: MeasureRequest, work: Work | None) -> BackendRun:
         op_profile=profile.op_profile,
         host_device_copy_ms=profile.host_device_copy_ms,
     )
-
-
-def _replace_mode(request: MeasureRequest) -> MeasureRequest:
-    import dataclasses
-
-    return dataclasses.replace(request, mode="memory")
 
 
 def _roofline(profile: ProfileReply, work: Work | None) -> Roofline | None:
