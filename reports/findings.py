@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.core.attention import AttentionSection
-from harness.core.efficiency import EfficiencySection
+from harness.core.efficiency import BackendRun, EfficiencySection
 from harness.core.explanations import ExplanationsSection
 from harness.core.result import STAGE_NAMES, AuditResult
 
@@ -55,6 +55,12 @@ def _efficiency(result: AuditResult) -> EfficiencySection | None:
     section = result.efficiency
     ok = isinstance(section, EfficiencySection) and section.status == "ok"
     return section if ok else None
+
+
+def _efficiency_runs(result: AuditResult) -> Iterator[tuple[int, BackendRun]]:
+    """(index, run) of every measured run; nothing when the section is not ok."""
+    section = _efficiency(result)
+    yield from enumerate(section.runs if section else ())
 
 
 def _explanations(result: AuditResult) -> ExplanationsSection | None:
@@ -123,8 +129,7 @@ def input_defaults(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 
 def percentile_insufficient(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
     """A latency percentile too few samples can bound: info, per run and percentile."""
-    section = _efficiency(result)
-    for i, run in enumerate(section.runs if section else ()):
+    for i, run in _efficiency_runs(result):
         for name, estimate in run.latency.percentiles_ms.items():
             if estimate.insufficient:
                 yield Finding(
@@ -138,8 +143,7 @@ def percentile_insufficient(result: AuditResult, t: Thresholds) -> Iterator[Find
 
 def latency_noisy(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
     """Latency whose coefficient of variation exceeds ``latency_cv_max``: warn."""
-    section = _efficiency(result)
-    for i, run in enumerate(section.runs if section else ()):
+    for i, run in _efficiency_runs(result):
         lat = run.latency
         if lat.cv > t.latency_cv_max:
             yield Finding(
@@ -155,8 +159,7 @@ def latency_noisy(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 
 def warmup_unsettled(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
     """Warm-up that hit its bound before the median settled: warn."""
-    section = _efficiency(result)
-    for i, run in enumerate(section.runs if section else ()):
+    for i, run in _efficiency_runs(result):
         if not run.latency.warmup_settled:
             yield Finding(
                 "warn",
@@ -169,8 +172,7 @@ def warmup_unsettled(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 
 def memory_vs_weights(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
     """Peak inference memory above ``memory_to_weights_max`` times the weights: info."""
-    section = _efficiency(result)
-    for i, run in enumerate(section.runs if section else ()):
+    for i, run in _efficiency_runs(result):
         memory = run.memory
         if memory is None or memory.weight_bytes <= 0:
             continue
@@ -188,8 +190,7 @@ def memory_vs_weights(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 
 def best_batch(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
     """The batch size with the highest throughput, where a sweep ran: info."""
-    section = _efficiency(result)
-    for i, run in enumerate(section.runs if section else ()):
+    for i, run in _efficiency_runs(result):
         sweep = run.throughput
         if sweep is None or not sweep.points:
             continue
@@ -208,8 +209,7 @@ def best_batch(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 
 def low_percent_of_peak(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
     """Achieved compute under ``percent_of_peak_min`` % of the measured peak: info."""
-    section = _efficiency(result)
-    for i, run in enumerate(section.runs if section else ()):
+    for i, run in _efficiency_runs(result):
         roof = run.roofline
         if roof is not None and roof.percent_of_peak < t.percent_of_peak_min:
             yield Finding(
