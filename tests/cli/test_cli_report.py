@@ -45,3 +45,13 @@ def test_bad_results_exit_2_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and needle in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.json", "not.json"]
+
+
+def test_output_into_a_missing_folder_or_onto_a_folder_exits_2(shelf, tmp_path, capsys):
+    result = audited(shelf, tmp_path) / "result.json"
+    for target, needle in ((tmp_path / "nowhere" / "r.html", "does not exist"),
+                           (tmp_path, "is a folder")):  # fmt: skip
+        assert main(["report", str(result), "-o", str(target)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err
+    assert not (tmp_path / "nowhere").exists()
