@@ -48,6 +48,7 @@ class ExitCode(IntEnum):
     CHECK_FAILED = 1  # audit completed, and a check or a stage failed
     USAGE = 2  # bad usage or bad input
     INTERNAL = 3  # internal error
+    INCONCLUSIVE = 4  # gate: too few samples or too much noise to decide (see --inconclusive)
 
 
 class HarnessError(Exception):

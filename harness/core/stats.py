@@ -1,0 +1,142 @@
+"""Two-sample statistics shared by the regression gate and the compare report.
+
+Pure functions of sample arrays: no result types, no I/O. A timing difference is judged
+on the raw per-call samples: Mann-Whitney U for the median (a shift of the whole
+distribution), a permutation test for a tail percentile (where the median may not move),
+and Holm's step-down correction when several checks are decided together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "MIN_SAMPLES",
+    "Alternative",
+    "SampleTest",
+    "holm",
+    "mann_whitney",
+    "quantile_permutation_test",
+    "ratio_ci",
+]
+
+# Fewer samples than this on either side and a timing check is "inconclusive": with 20 and
+# 20 the smallest one-sided Mann-Whitney p is ~1e-11, so the limit is the data's noise, not
+# the test's resolution, but fewer calls than this cannot show a tail or a settled median.
+MIN_SAMPLES = 20
+
+PERMUTATIONS = 2000  # a permutation p-value is never below 1 / (PERMUTATIONS + 1)
+
+Alternative = str  # "greater": current > base; "less": current < base; "two-sided"
+
+
+@dataclass(frozen=True)
+class SampleTest:
+    """One two-sample test of CURRENT against BASE."""
+
+    test: str  # "Mann-Whitney U" or "permutation on p99", ...
+    statistic: float  # U for Mann-Whitney; the quantile difference for a permutation
+    p_value: float
+
+
+def mann_whitney(base: ArrayLike, current: ArrayLike, alternative: Alternative) -> SampleTest:
+    """Mann-Whitney U test (asymptotic, tie-corrected) that CURRENT is shifted from BASE."""
+    from scipy.stats import mannwhitneyu  # imported here: scipy is slow to import
+
+    a, b = _as_samples(current), _as_samples(base)
+    outcome = mannwhitneyu(a, b, alternative=alternative, method="asymptotic")
+    return SampleTest("Mann-Whitney U", float(outcome.statistic), float(outcome.pvalue))
+
+
+def quantile_permutation_test(
+    base: ArrayLike,
+    current: ArrayLike,
+    q: float,
+    alternative: Alternative,
+    *,
+    permutations: int = PERMUTATIONS,
+    seed: int = 0,
+) -> SampleTest:
+    """Permutation test on the difference of the Q-quantile (0 < q < 1) of two samples.
+
+    The pooled samples are relabelled at random ``permutations`` times; the p-value counts
+    relabellings whose quantile difference is at least as extreme as the observed one,
+    with the +1 correction so it is never 0.
+    """
+    a, b = _as_samples(current), _as_samples(base)
+    observed = float(np.quantile(a, q) - np.quantile(b, q))
+    pooled = np.concatenate([a, b])
+    rng = np.random.default_rng(seed)
+    differences = np.empty(permutations)
+    # Chunks keep memory bounded for long sample runs (a row per permutation).
+    chunk = max(1, 4_000_000 // pooled.size)
+    for start in range(0, permutations, chunk):
+        rows = min(chunk, permutations - start)
+        keys = rng.random((rows, pooled.size))
+        shuffled = np.take_along_axis(np.broadcast_to(pooled, keys.shape), keys.argsort(1), 1)
+        differences[start : start + rows] = np.quantile(
+            shuffled[:, : a.size], q, axis=1
+        ) - np.quantile(shuffled[:, a.size :], q, axis=1)
+    if alternative == "greater":
+        extreme = np.count_nonzero(differences >= observed)
+    elif alternative == "less":
+        extreme = np.count_nonzero(differences <= observed)
+    else:
+        extreme = np.count_nonzero(np.abs(differences) >= abs(observed))
+    p_value = (extreme + 1) / (permutations + 1)
+    return SampleTest(f"permutation on p{round(q * 100)}", observed, float(p_value))
+
+
+def ratio_ci(
+    base: ArrayLike,
+    current: ArrayLike,
+    q: float = 0.5,
+    *,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Bootstrap 95% interval of quantile(CURRENT) / quantile(BASE)."""
+    a, b = _as_samples(current), _as_samples(base)
+    rng = np.random.default_rng(seed)
+    top = _bootstrap_quantiles(a, q, resamples, rng)
+    bottom = _bootstrap_quantiles(b, q, resamples, rng)
+    ratios = top / bottom
+    low, high = np.quantile(ratios, [0.025, 0.975])
+    return float(low), float(high)
+
+
+def _bootstrap_quantiles(
+    samples: np.ndarray, q: float, resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    # The k-th order statistic of a resample of n draws from the empirical distribution is
+    # F_n^-1(U_(k)), where U_(k) ~ Beta(k+1, n-k) is the k-th of n uniforms: drawing U
+    # directly is exact and costs O(resamples) instead of O(resamples x n).
+    ordered = np.sort(samples)
+    n = ordered.size
+    k = min(n - 1, max(0, int(np.floor(q * (n - 1)))))
+    uniforms = rng.beta(k + 1, n - k, size=resamples)
+    positions = np.clip(np.ceil(uniforms * n).astype(int) - 1, 0, n - 1)
+    return ordered[positions]
+
+
+def holm(p_values: Sequence[float]) -> tuple[float, ...]:
+    """Holm's step-down adjusted p-values (family-wise error control, any dependence)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return tuple(adjusted)
+
+
+def _as_samples(samples: ArrayLike) -> np.ndarray:
+    array = np.asarray(samples, dtype=np.float64).ravel()
+    if array.size == 0:
+        raise ValueError("a sample set is empty")
+    return array
