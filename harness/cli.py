@@ -129,6 +129,12 @@ def _add_report(commands: Any) -> None:
     report.add_argument(
         "-o", "--output", metavar="FILE", help="where to write (default: report.html beside RESULT)"
     )
+    report.add_argument(
+        "--config",
+        metavar="FILE",
+        help="judge the findings by this TOML file's findings thresholds instead of the "
+        "audit's own",
+    )
     report.add_argument("--debug", action="store_true", help="show tracebacks")
     report.set_defaults(handler=_run_report)
 
@@ -136,7 +142,11 @@ def _add_report(commands: Any) -> None:
 def _run_report(args: argparse.Namespace) -> int:
     from harness.rerender import rerender
 
-    written = rerender(Path(args.result), Path(args.output) if args.output else None)
+    written = rerender(
+        Path(args.result),
+        Path(args.output) if args.output else None,
+        Path(args.config) if args.config else None,
+    )
     print(f"wrote {written}")
     return ExitCode.OK
 
@@ -165,7 +175,7 @@ def _run_audit(args: argparse.Namespace) -> int:
     config_file = Path(args.config) if args.config else None
     config = resolve_config(args.model, flags, config_file, Path.cwd())
     terminal = _Terminal(quiet=config.quiet)
-    result, out = audit(config, terminal.progress)
+    result, out = audit(config, terminal.progress, command=_command_line(args.argv))
     for warning in result.inputs.warnings:
         terminal.warn(warning)
     print(f"wrote {out / 'report.html'} and {out / 'result.json'}")
@@ -174,6 +184,14 @@ def _run_audit(args: argparse.Namespace) -> int:
         terminal.warn(f"stage(s) failed: {', '.join(failed)} (see the report)")
         return ExitCode.CHECK_FAILED
     return ExitCode.OK
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    """The command as a user would type it again, whatever launched it (the ``harness``
+    script or ``python -m harness``)."""
+    import shlex
+
+    return shlex.join(["python", "-m", "harness", *argv])
 
 
 class _Terminal:
@@ -205,7 +223,9 @@ def _escape(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
+    args.argv = arguments
     debug = getattr(args, "debug", False)
     try:
         code: int = args.handler(args)

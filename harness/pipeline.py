@@ -49,8 +49,11 @@ def _step(progress: Progress, step: str, detail: str) -> Iterator[None]:
     progress(step, "done", f"ok {time.perf_counter() - started:.2f} s")
 
 
-def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
-    """Measure ``config.model``; raises the harness's errors on bad input."""
+def run_audit(
+    config: AuditConfig, progress: Progress = _silent, command: str | None = None
+) -> AuditResult:
+    """Measure ``config.model``; raises the harness's errors on bad input. COMMAND is the
+    command line to record for reproducing the result (the CLI passes its own)."""
     from harness.context import AuditContext
     from harness.device import resolve_device
     from harness.environment import collect_environment
@@ -94,6 +97,7 @@ def run_audit(config: AuditConfig, progress: Progress = _silent) -> AuditResult:
             task=inputs.task.task if inputs.task else None,
         ),
         **sections,  # type: ignore[arg-type]  # each built by its SECTION_TYPES class
+        command=command,
     )
 
 
@@ -147,11 +151,13 @@ def write_outputs(result: AuditResult, folder: Path) -> None:
     (folder / REPORT_FILE).write_text(render_report(result), encoding="utf-8")
 
 
-def audit(config: AuditConfig, progress: Progress = _silent) -> tuple[AuditResult, Path]:
+def audit(
+    config: AuditConfig, progress: Progress = _silent, command: str | None = None
+) -> tuple[AuditResult, Path]:
     """Run the audit and write its outputs atomically; returns the result and the folder."""
     out = config.out_dir
     check_output_dir(out, config.force)  # fail before minutes of work, not after
-    result = run_audit(config, progress)
+    result = run_audit(config, progress, command)
     with _step(progress, "write", f"writing {out}"), staged_output_dir(out, config.force) as tmp:
         write_outputs(result, tmp)
     return result, out

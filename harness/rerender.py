@@ -6,6 +6,7 @@ older schema version (upgraded by ``migrate()``), renders without the model.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from harness.core.errors import ResultFormatError, UsageError
@@ -16,8 +17,13 @@ from harness.output import REPORT_FILE
 __all__ = ["rerender"]
 
 
-def rerender(result_path: Path, output: Path | None = None) -> Path:
-    """Render ``result_path`` to ``output`` (default: report.html beside it), atomically."""
+def rerender(
+    result_path: Path, output: Path | None = None, config_file: Path | None = None
+) -> Path:
+    """Render ``result_path`` to ``output`` (default: report.html beside it), atomically;
+    with CONFIG_FILE, the findings are judged by its ``findings`` thresholds instead of
+    those the audit recorded (and the report's config table says so)."""
+    from harness.core.config import findings_from_file
     from reports import render_report
 
     try:
@@ -26,7 +32,16 @@ def rerender(result_path: Path, output: Path | None = None) -> Path:
         raise UsageError(f"result file '{result_path}' does not exist; pass a result.json") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultFormatError(f"cannot read '{result_path}': {exc}") from exc
-    html = render_report(AuditResult.from_json(text))
+    result = AuditResult.from_json(text)
+    if config_file is not None:
+        thresholds = findings_from_file(config_file, result.config.findings)
+        config = dataclasses.replace(
+            result.config,
+            findings=thresholds,
+            sources=(*result.config.sources, f"report --config {config_file} (findings)"),
+        )
+        result = dataclasses.replace(result, config=config)
+    html = render_report(result)
     target = output if output is not None else result_path.parent / REPORT_FILE
     _write_atomic(target, html)
     return target

@@ -1,6 +1,7 @@
 """The verdict: findings drawn from an ``AuditResult`` by small rules, worst first.
 
-Each rule is a pure function of the result and the ``Thresholds``; it yields zero or more
+Each rule is a pure function of the result and the ``Thresholds`` (the result's own,
+``config.findings``, unless the caller passes others); it yields zero or more
 ``Finding``s, each naming the rule (a stable id such as ``efficiency.p99_insufficient``),
 the evidence (numbers from the result) and the report section to look at. Rules are data:
 ``RULES`` lists them in report order; ``findings`` runs them all and sorts the results
@@ -20,6 +21,7 @@ from harness.core.attention import AttentionSection
 from harness.core.efficiency import BackendRun, EfficiencySection
 from harness.core.explanations import ExplanationsSection
 from harness.core.result import STAGE_NAMES, AuditResult
+from harness.core.thresholds import FindingThresholds
 
 __all__ = ["RULES", "SEVERITIES", "Finding", "Rule", "Thresholds", "findings"]
 
@@ -36,14 +38,9 @@ class Finding:
     where: str  # the id of the report section to look at: "stage-efficiency"
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """Where the rules draw their lines (a config file may change them later)."""
-
-    latency_cv_max: float = 0.5  # std / mean of latency above this: a noisy measurement
-    memory_to_weights_max: float = 3.0  # peak inference memory over weight bytes, above: info
-    percent_of_peak_min: float = 5.0  # achieved % of the measured compute peak, below: info
-    ground_truth_margin: float = 0.1  # AUROC a method must beat the random baseline's by
+# The thresholds live in the leaf layer: an audit's config records them (a config file's
+# ``findings`` table changes them), so a re-render judges as the audit did.
+Thresholds = FindingThresholds
 
 
 Rule = Callable[[AuditResult, Thresholds], Iterator[Finding]]
@@ -453,7 +450,9 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def findings(result: AuditResult, thresholds: Thresholds = Thresholds()) -> tuple[Finding, ...]:
-    """Every rule's findings on ``result``, fail > warn > info, rule order within each."""
-    found = [f for rule in RULES for f in rule(result, thresholds)]
+def findings(result: AuditResult, thresholds: Thresholds | None = None) -> tuple[Finding, ...]:
+    """Every rule's findings on ``result``, fail > warn > info, rule order within each;
+    judged by THRESHOLDS, or by those the audit's config recorded."""
+    lines = thresholds if thresholds is not None else result.config.findings
+    found = [f for rule in RULES for f in rule(result, lines)]
     return tuple(sorted(found, key=lambda f: SEVERITIES.index(f.severity)))

@@ -167,6 +167,10 @@ def config_rows(config: AuditConfig) -> list[tuple[str, str]]:
             text = ", ".join(f"{k}={shape_text(v)}" for k, v in value.items()) or MISSING
         elif field.name == "sources":
             text = " → ".join(value) or MISSING
+        elif dataclasses.is_dataclass(value):  # the findings' thresholds
+            text = ", ".join(
+                f"{f.name}={plain(getattr(value, f.name))}" for f in dataclasses.fields(value)
+            )
         else:
             text = plain(value)
         rows.append((field.name, text))

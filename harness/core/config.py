@@ -20,6 +20,9 @@ The TOML file is ``--config FILE``, or else the ``[tool.harness]`` table of the 
     quiet = false
     force = false
 
+    [tool.harness.findings]      # where the report's findings draw their lines
+    latency_cv_max = 0.3         # see harness.core.thresholds for every name and default
+
 Flags override the file key by key; ``shape`` and ``value`` entries merge by input name
 and ``skip`` lists are joined. Pure parsing and validation: nothing here imports torch.
 """
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from harness.core.errors import UsageError
+from harness.core.thresholds import FindingThresholds, thresholds_from_table
 
 __all__ = [
     "BACKENDS",
@@ -42,6 +46,7 @@ __all__ = [
     "AuditConfig",
     "default_out_dir",
     "find_pyproject",
+    "findings_from_file",
     "parse_dims",
     "parse_value",
     "resolve_config",
@@ -87,6 +92,7 @@ class AuditConfig:
     skip: tuple[str, ...] = ()
     quiet: bool = False
     force: bool = False
+    findings: FindingThresholds = field(default_factory=FindingThresholds)
     sources: tuple[str, ...] = ("defaults",)  # where the settings came from, in order
 
     @property
@@ -171,6 +177,17 @@ def resolve_config(
     return config
 
 
+def findings_from_file(config_file: Path, base: FindingThresholds) -> FindingThresholds:
+    """BASE with the ``findings`` table of CONFIG_FILE (top level or ``[tool.harness]``)."""
+    table, _ = _load_table(config_file, config_file.parent)
+    if not table or "findings" not in table:
+        raise UsageError(
+            f"config '{config_file}' has no findings table; add e.g. "
+            "[tool.harness.findings] latency_cv_max = 0.3"
+        )
+    return thresholds_from_table(table["findings"], f"config '{config_file}':", base)
+
+
 def settings_from_flags(
     *,
     out: str | None = None,
@@ -246,7 +263,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 _KEYS = (
     "out", "shape", "data", "value", "device", "seed", "threads", "budget", "backend",
-    "explainers", "samples", "target", "skip", "quiet", "force",
+    "explainers", "samples", "target", "skip", "quiet", "force", "findings",
 )  # fmt: skip
 
 
@@ -268,6 +285,8 @@ def _settings_from_table(table: dict[str, Any], origin: Path) -> dict[str, Any]:
     for key, kind in (("value", dict), ("skip", list)):
         if key in settings:
             _expect_type(settings[key], kind, key, origin)
+    if "findings" in settings:
+        settings["findings"] = thresholds_from_table(settings["findings"], f"config '{origin}':")
     return _validated(settings, f"config '{origin}':")
 
 
@@ -360,7 +379,7 @@ def _merge(config: AuditConfig, settings: dict[str, Any], source: str) -> AuditC
         changes["skip"] = tuple(dict.fromkeys((*config.skip, *settings["skip"])))
     for key in (
         "out", "data", "device", "seed", "threads", "budget", "backend", "explainers",
-        "samples", "target", "quiet", "force",
+        "samples", "target", "quiet", "force", "findings",
     ):  # fmt: skip
         if key in settings:
             changes[key] = settings[key]

@@ -39,7 +39,7 @@ __all__ = [
     "migrate",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 StageStatus = Literal["ok", "skipped", "failed"]
@@ -160,6 +160,9 @@ class AuditResult:
         default_factory=lambda: ExplanationsSection("skipped")
     )
     attention: AttentionSection = field(default_factory=lambda: AttentionSection("skipped"))
+    # The command line that produced this result, shell-quoted ("python -m harness audit
+    # model.onnx --budget quick"); None when the audit was run through the library.
+    command: str | None = None
 
     def stage(self, name: str) -> Section:
         if name not in STAGE_NAMES:
@@ -216,7 +219,22 @@ SECTION_TYPES: dict[str, type] = {
 
 # version N -> function upgrading a version-N dict to version N+1.
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
-_MIGRATIONS: dict[int, Migration] = {}
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 records the command line and the findings' thresholds; version 1 results
+    had neither, and were judged by the defaults."""
+    from harness.core.thresholds import FindingThresholds
+
+    upgraded = dict(data)
+    upgraded["command"] = None
+    config = dict(upgraded.get("config") or {})
+    config.setdefault("findings", to_jsonable(FindingThresholds()))
+    upgraded["config"] = config
+    return upgraded
+
+
+_MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
+from markupsafe import escape
 
 from harness import stages
 from harness.cli import main
@@ -17,6 +19,7 @@ from harness.core.attention import AttentionSection
 from harness.core.errors import StageError
 from harness.core.result import AuditResult
 from harness.core.schema import load_result_schema
+from harness.core.thresholds import FindingThresholds
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -242,6 +245,36 @@ def test_config_file_flag(shelf, tmp_path):
     assert audit([str(shelf.get("tiny_cnn")), "--config", str(settings)]) == 0
     result = load_result(tmp_path / "from-config")
     assert result["inputs"]["tensors"][0]["shape"] == [3, 1, 28, 28]
+
+
+def test_command_line_and_finding_thresholds_are_recorded(shelf, tmp_path):
+    settings = tmp_path / "audit.toml"
+    settings.write_text("[findings]\nlatency_cv_max = 0.25\nground_truth_margin = 0.3\n")
+    out = tmp_path / "my audit"  # a space: the recorded command must quote it
+    model = str(shelf.get("tiny_cnn"))
+    assert audit([model, "--out", str(out), "--config", str(settings), "--skip", "attention"]) == 0
+    result = load_result(out)
+    command = result["command"]
+    assert command.startswith("python -m harness audit ")
+    assert shlex.split(command)[3:] == [
+        "audit", model, "--out", str(out), "--config", str(settings), "--skip", "attention",
+        "--quiet", "--skip", "efficiency",
+    ]  # fmt: skip
+    findings = result["config"]["findings"]
+    assert findings["latency_cv_max"] == 0.25 and findings["ground_truth_margin"] == 0.3
+    assert findings["memory_to_weights_max"] == FindingThresholds().memory_to_weights_max
+    report = (out / "report.html").read_text()
+    assert str(escape(command)) in report
+
+
+def test_unknown_finding_threshold_is_a_usage_error(shelf, tmp_path, capsys):
+    settings = tmp_path / "audit.toml"
+    settings.write_text("[findings]\nlatency_cv = 0.25\n")
+    out = tmp_path / "audit"
+    assert audit([str(shelf.get("tiny_cnn")), "--out", str(out), "--config", str(settings)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "latency_cv" in err and "latency_cv_max" in err and "\n" not in err
+    assert not out.exists()
 
 
 def test_environment_is_recorded(shelf, tmp_path):

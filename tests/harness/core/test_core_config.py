@@ -18,6 +18,7 @@ from harness.core.config import (
     split_assignment,
 )
 from harness.core.errors import UsageError
+from harness.core.thresholds import FindingThresholds, thresholds_from_table
 
 # --- parse_dims -----------------------------------------------------------------------
 
@@ -382,3 +383,39 @@ def test_find_pyproject_walks_up(tmp_path: Path) -> None:
     assert find_pyproject(deep) == pyproject
     nearer = write(tmp_path / "a" / "pyproject.toml", "")
     assert find_pyproject(deep) == nearer
+
+
+# --- findings thresholds ------------------------------------------------------------------
+
+
+def test_findings_table_moves_only_the_named_thresholds(tmp_path: Path) -> None:
+    settings = tmp_path / "audit.toml"
+    settings.write_text("[findings]\nlatency_cv_max = 0.2\npercent_of_peak_min = 1\n")
+    config = resolve_config("m.onnx", {}, settings, tmp_path)
+    assert config.findings.latency_cv_max == 0.2
+    assert config.findings.percent_of_peak_min == 1.0
+    default = FindingThresholds()
+    assert config.findings.ground_truth_margin == default.ground_truth_margin
+    assert resolve_config("m.onnx", {}, None, tmp_path).findings == default
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("latency_cv = 0.2", "unknown finding threshold"),
+        ('latency_cv_max = "high"', "non-negative number"),
+        ("latency_cv_max = -1", "non-negative number"),
+        ("latency_cv_max = true", "non-negative number"),
+        ("latency_cv_max = nan", "non-negative number"),
+    ],
+)
+def test_bad_findings_tables_are_usage_errors(tmp_path: Path, table: str, message: str) -> None:
+    settings = tmp_path / "audit.toml"
+    settings.write_text(f"[findings]\n{table}\n")
+    with pytest.raises(UsageError, match=message):
+        resolve_config("m.onnx", {}, settings, tmp_path)
+
+
+def test_findings_must_be_a_table(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="table"):
+        thresholds_from_table(0.5, "config 'x':")

@@ -41,6 +41,7 @@ def test_exit_code_values_match_the_documented_table() -> None:
         "CHECK_FAILED": 1,
         "USAGE": 2,
         "INTERNAL": 3,
+        "INCONCLUSIVE": 4,
     }
 
 
@@ -184,7 +185,8 @@ def test_schema_loads_without_jsonschema() -> None:
         "import sys\n"
         "sys.modules['jsonschema'] = None\n"  # any import of it now fails
         "from harness.core.schema import load_result_schema\n"
-        "assert load_result_schema()['properties']['schema_version'] == {'const': 1}\n"
+        "from harness.core.result import SCHEMA_VERSION\n"
+        "assert load_result_schema()['properties']['schema_version'] == {'const': SCHEMA_VERSION}\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
