@@ -212,8 +212,7 @@ def _sampled(check: Check, base: Metric, current: Metric, change: float) -> Chec
         )  # fmt: skip
     rose = current.value > base.value
     test = _sample_test(base, current, "greater" if rose else "less")
-    q = current.quantile if current.quantile is not None else 0.5
-    low, high = ratio_ci(base.samples, current.samples, q)
+    low, high = ratio_ci(base.samples, current.samples, current.quantile)
     change_ci = (low - 1, high - 1) if check.relative else None
     return CheckOutcome(
         check, "pass", current.unit, current.lower_is_better, base.value, current.value,

@@ -94,16 +94,21 @@ def quantile_permutation_test(
 def ratio_ci(
     base: ArrayLike,
     current: ArrayLike,
-    q: float = 0.5,
+    q: float | None = 0.5,
     *,
     resamples: int = 2000,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Bootstrap 95% interval of quantile(CURRENT) / quantile(BASE)."""
+    """Bootstrap 95% interval of quantile(CURRENT) / quantile(BASE); of the means when Q is
+    None."""
     a, b = _as_samples(current), _as_samples(base)
     rng = np.random.default_rng(seed)
-    top = _bootstrap_quantiles(a, q, resamples, rng)
-    bottom = _bootstrap_quantiles(b, q, resamples, rng)
+    if q is None:
+        top = _bootstrap_means(a, resamples, rng)
+        bottom = _bootstrap_means(b, resamples, rng)
+    else:
+        top = _bootstrap_quantiles(a, q, resamples, rng)
+        bottom = _bootstrap_quantiles(b, q, resamples, rng)
     ratios = top / bottom
     low, high = np.quantile(ratios, [0.025, 0.975])
     return float(low), float(high)
@@ -121,6 +126,17 @@ def _bootstrap_quantiles(
     uniforms = rng.beta(k + 1, n - k, size=resamples)
     positions = np.clip(np.ceil(uniforms * n).astype(int) - 1, 0, n - 1)
     return ordered[positions]
+
+
+def _bootstrap_means(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    # Resample in chunks so long runs (tens of thousands of calls) stay within memory.
+    means = np.empty(resamples)
+    chunk = max(1, 4_000_000 // samples.size)
+    for start in range(0, resamples, chunk):
+        rows = min(chunk, resamples - start)
+        picks = rng.integers(0, samples.size, size=(rows, samples.size))
+        means[start : start + rows] = samples[picks].mean(axis=1)
+    return means
 
 
 def holm(p_values: Sequence[float]) -> tuple[float, ...]:
