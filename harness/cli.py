@@ -26,6 +26,7 @@ exit codes:
   1  audit completed and a check or a stage failed
   2  bad usage or bad input (missing or corrupt model, unresolvable input, bad --data)
   3  internal error (a bug in the harness: please report it with --debug output)
+  4  gate: inconclusive (too few samples or too much noise to decide; see --inconclusive)
 """
 
 
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_audit(commands)
     _add_report(commands)
+    _add_compare(commands)
+    _add_gate(commands)
     return parser
 
 
@@ -137,6 +140,115 @@ def _add_report(commands: Any) -> None:
     )
     report.add_argument("--debug", action="store_true", help="show tracebacks")
     report.set_defaults(handler=_run_report)
+
+
+def _add_gate(commands: Any) -> None:
+    gate = commands.add_parser(
+        "gate",
+        help="fail CI when CURRENT is significantly worse than BASE (exit 1, or 4: inconclusive)",
+        description="Judge CURRENT against BASE: two result.json files, or with --ab two\n"
+        ".onnx files measured now, interleaved. A check regresses when its change passes\n"
+        "the threshold AND is significant (Holm-adjusted across checks).\n\n"
+        "A check is NAME[@RUN]:THRESHOLD: latency.p50:5%, throughput.max:-5%,\n"
+        "explanations.*.sanity:0.1, latency.p99@torch:20%. Without --check or --policy:\n"
+        "latency.p50:5%, latency.p90:10%, throughput.max:-5%, memory.peak_inference:10%\n"
+        "(those both results hold).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gate.add_argument("base", metavar="BASE", help="the reference result.json (or .onnx)")
+    gate.add_argument("current", metavar="CURRENT", help="the result.json to judge (or .onnx)")
+    gate.add_argument(
+        "--check",
+        action="append",
+        metavar="NAME[@RUN]:THRESHOLD",
+        help="a metric and how far it may move the bad way; repeatable, overrides --policy",
+    )
+    gate.add_argument("--policy", metavar="FILE", help="TOML policy: [checks], per-model checks")
+    gate.add_argument(
+        "--run", metavar="BACKEND[/DEVICE]", help="backend run to compare (default: the first)"
+    )
+    gate.add_argument(
+        "--alpha", type=float, metavar="A", help="significance level, Holm-corrected (0.01)"
+    )
+    gate.add_argument(
+        "--inconclusive",
+        choices=("fail", "pass"),
+        help="whether an inconclusive check fails with exit 4 (default fail)",
+    )
+    gate.add_argument(
+        "--strict-env", action="store_true", help="fail (exit 1) when the environments differ"
+    )
+    gate.add_argument("--markdown", metavar="FILE", help="write a Markdown summary (job summary)")
+    gate.add_argument("--junit", metavar="FILE", help="write JUnit XML, one testcase per check")
+    gate.add_argument(
+        "--ab", action="store_true", help="BASE and CURRENT are .onnx files: time both now"
+    )
+    gate.add_argument("--budget", choices=BUDGETS, help="--ab: how long to measure (standard)")
+    gate.add_argument("--threads", type=int, metavar="N", help="--ab: runtime threads (all)")
+    gate.add_argument("--quiet", action="store_true", help="--ab: no progress on stderr")
+    gate.add_argument("--debug", action="store_true", help="show tracebacks")
+    gate.set_defaults(handler=_run_gate)
+
+
+def _run_gate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harness.gate.gate import GateRequest, run_gate
+    from harness.gate.report import terminal, write_junit, write_markdown
+
+    request = GateRequest(
+        base=Path(args.base),
+        current=Path(args.current),
+        checks=tuple(args.check or ()),
+        policy=Path(args.policy) if args.policy else None,
+        run=args.run,
+        alpha=args.alpha,
+        inconclusive=args.inconclusive,
+        strict_env=args.strict_env,
+        ab=args.ab,
+        budget=args.budget,
+        threads=args.threads,
+    )
+    gate = run_gate(request, _Terminal(quiet=args.quiet).progress)
+    if args.markdown:
+        write_markdown(gate, Path(args.markdown))
+    if args.junit:
+        write_junit(gate, Path(args.junit))
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # a CI log: no terminal to wrap for
+    console.print(terminal(gate))
+    return gate.exit_code
+
+
+def _add_compare(commands: Any) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="compare two audits' result.json files in one HTML page (no models needed)",
+        description="Compare A (the base) and B (the current), two result.json files: "
+        "every headline metric judged as the gate judges it at default thresholds, findings "
+        "new and resolved, attribution agreement, environment differences. Exits 0 whatever "
+        "changed; use 'harness gate' to fail a build.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("base", metavar="A")
+    compare.add_argument("current", metavar="B")
+    compare.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write (default: diff.html beside B)"
+    )
+    compare.add_argument("--debug", action="store_true", help="show tracebacks")
+    compare.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from harness.compare_cli import compare
+
+    output = Path(args.output) if args.output else None
+    written = compare(Path(args.base), Path(args.current), output)
+    print(f"wrote {written}")
+    return ExitCode.OK
 
 
 def _run_report(args: argparse.Namespace) -> int:

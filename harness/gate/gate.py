@@ -1,0 +1,285 @@
+"""``python -m harness gate``: judge CURRENT against BASE and turn the verdicts into an exit code.
+
+Two ways to get the two sides:
+
+- two ``result.json`` files (the default): their headline metrics, from one backend run
+  each (``--run``, or ``@RUN`` on a check; the first run by default), and the differences
+  between the environments they were measured in;
+- ``--ab BASE.onnx CANDIDATE.onnx``: both models measured now, interleaved in one process
+  (``harness.gate.ab``), so there is no environment to differ.
+
+Exit code: 1 if any check regressed (or, with ``--strict-env``, the environments differ);
+else 4 if any check is inconclusive and inconclusive fails; else 0. Improvements never fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+from harness.core.comparison import DEFAULT_ALPHA, Check, CheckOutcome, Verdict, decide, parse_check
+from harness.core.environment_diff import EnvDifference, environment_differences
+from harness.core.errors import ExitCode, ResultFormatError, UsageError
+from harness.core.headline import Metric, available_runs, headline_metrics
+from harness.core.result import AuditResult
+from harness.gate.checks import (
+    CheckSpec,
+    InconclusivePolicy,
+    Policy,
+    build_checks,
+    flag_specs,
+    load_policy,
+)
+
+__all__ = ["GateRequest", "GateResult", "run_gate"]
+
+Metrics = Mapping[str, Metric]
+T = TypeVar("T")
+Progress = Callable[[str, str, str], None]
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """Everything ``harness gate`` was asked, as flags give it."""
+
+    base: Path
+    current: Path
+    checks: tuple[str, ...] = ()  # "NAME[@RUN]:THRESHOLD"
+    policy: Path | None = None
+    run: str | None = None  # "torch/cpu", "torch"; None: each result's first run
+    alpha: float | None = None  # None: the policy's, else DEFAULT_ALPHA
+    inconclusive: InconclusivePolicy | None = None  # None: the policy's, else "fail"
+    strict_env: bool = False
+    ab: bool = False  # BASE and CURRENT are .onnx files measured now
+    budget: str | None = None  # --ab only; None: "standard"
+    threads: int | None = None  # --ab only
+
+
+@dataclass(frozen=True)
+class GateResult:
+    outcomes: tuple[CheckOutcome, ...]
+    environment: tuple[EnvDifference, ...]
+    alpha: float
+    inconclusive: InconclusivePolicy
+    strict_env: bool
+    compared: str  # what was compared with what, in words
+
+    def with_verdict(self, verdict: Verdict) -> tuple[CheckOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.verdict == verdict)
+
+    @property
+    def failing_environment(self) -> tuple[EnvDifference, ...]:
+        return self.environment if self.strict_env else ()
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.with_verdict("regression") or self.failing_environment:
+            return ExitCode.CHECK_FAILED
+        if self.with_verdict("inconclusive") and self.inconclusive == "fail":
+            return ExitCode.INCONCLUSIVE
+        return ExitCode.OK
+
+    @property
+    def summary(self) -> str:
+        """One line: the verdict, how many checks caused it, and what else is worth a look."""
+        total = len(self.outcomes)
+        regressions = len(self.with_verdict("regression"))
+        inconclusive = len(self.with_verdict("inconclusive"))
+        env = ", ".join(d.field for d in self.failing_environment)
+        env_note = f"environment differs under --strict-env ({env})" if env else ""
+        if regressions:
+            head = f"gate: REGRESSION ({regressions} of {_checks_text(total)})"
+            return f"{head}; {env_note}" if env_note else head
+        if env_note:
+            return f"gate: FAIL, {env_note}"
+        if inconclusive and self.inconclusive == "fail":
+            return f"gate: INCONCLUSIVE ({inconclusive} of {_checks_text(total)})"
+        notes = [_checks_text(total)] + [
+            f"{count} {label}"
+            for label, count in (
+                ("improved", len(self.with_verdict("improvement"))),
+                ("inconclusive, allowed by --inconclusive pass", inconclusive),
+                ("missing", len(self.with_verdict("missing"))),
+            )
+            if count
+        ]
+        return f"gate: PASS ({', '.join(notes)})"
+
+
+def _checks_text(count: int) -> str:
+    return f"{count} check" if count == 1 else f"{count} checks"
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """The metrics of both sides, by run (None: the default run), and how they came."""
+
+    metrics: Mapping[str | None, tuple[Metrics, Metrics]]
+    environment: tuple[EnvDifference, ...]
+    compared: str
+
+
+def run_gate(request: GateRequest, progress: Progress | None = None) -> GateResult:
+    """Judge REQUEST's checks; PROGRESS(step, event, detail) hears of an A/B measurement."""
+    if request.alpha is not None and not 0 < request.alpha < 1:
+        raise UsageError(f"--alpha {request.alpha:g} is not between 0 and 1; try 0.01")
+    if not request.ab and (request.budget is not None or request.threads is not None):
+        raise UsageError("--budget and --threads set how --ab measures; add --ab or drop them")
+    policy = load_policy(request.policy) if request.policy else None
+    specs, sides = _sides(request, policy, progress)
+    checks = _checks(specs, sides)
+    alpha = _first(request.alpha, policy.alpha if policy else None) or DEFAULT_ALPHA
+    inconclusive: InconclusivePolicy = (
+        _first(request.inconclusive, policy.inconclusive if policy else None) or "fail"
+    )
+    outcomes = _decide(checks, sides, alpha)
+    return GateResult(
+        outcomes=outcomes,
+        environment=sides.environment,
+        alpha=alpha,
+        inconclusive=inconclusive,
+        strict_env=request.strict_env,
+        compared=sides.compared,
+    )
+
+
+def _sides(
+    request: GateRequest, policy: Policy | None, progress: Progress | None
+) -> tuple[tuple[CheckSpec, ...], _Sides]:
+    def specs_for(model: str) -> tuple[CheckSpec, ...]:
+        return (policy.specs_for(model) if policy else ()) + flag_specs(request.checks)
+
+    if request.ab:
+        specs = specs_for(request.current.stem)
+        return specs, _measure_ab(request, specs, progress)
+    base, current = _load(request.base, "BASE"), _load(request.current, "CURRENT")
+    specs = specs_for(current.model.name)
+    return specs, _compare_results(request, specs, base, current)
+
+
+def _compare_results(
+    request: GateRequest, specs: Sequence[CheckSpec], base: AuditResult, current: AuditResult
+) -> _Sides:
+    runs = {_spec_run(spec) for spec in specs} | {None}
+    for run in sorted(r for r in runs if r is not None):
+        _require_run(run, base, current, f"@{run}")
+    if request.run is not None:
+        _require_run(request.run, base, current, "--run")
+    metrics = {
+        run: (
+            headline_metrics(base, run or request.run),
+            headline_metrics(current, run or request.run),
+        )
+        for run in runs
+    }
+    environment = environment_differences(base, current)
+    chosen = (_run_of(base, request.run), _run_of(current, request.run))
+    if None not in chosen and chosen[0] != chosen[1]:
+        environment += (EnvDifference("backend run", str(chosen[0]), str(chosen[1])),)
+    return _Sides(metrics, environment, f"{request.current} against {request.base}")
+
+
+def _measure_ab(
+    request: GateRequest, specs: Sequence[CheckSpec], progress: Progress | None
+) -> _Sides:
+    if request.run is not None or any(_spec_run(spec) for spec in specs):
+        raise UsageError(
+            "--ab measures one backend run of each model; drop --run and any @RUN in checks"
+        )
+    for path in (request.base, request.current):
+        if path.suffix == ".json":
+            raise UsageError(f"--ab compares two .onnx models, got '{path}'; drop --ab")
+    from harness.gate.ab import measure_ab
+
+    measured = measure_ab(
+        request.base,
+        request.current,
+        budget=request.budget or "standard",
+        threads=request.threads,
+        progress=progress,
+    )
+    compared = f"{request.current} against {request.base}, {measured.description}"
+    return _Sides({None: (measured.base, measured.candidate)}, (), compared)
+
+
+def _checks(specs: Sequence[CheckSpec], sides: _Sides) -> tuple[Check, ...]:
+    base_names = {name for base, _ in sides.metrics.values() for name in base}
+    current_names = {name for _, current in sides.metrics.values() for name in current}
+    directions = {
+        name: metric.lower_is_better
+        for pair in sides.metrics.values()
+        for metrics in pair
+        for name, metric in metrics.items()
+    }
+    checks = build_checks(specs, directions, base_names=base_names, current_names=current_names)
+    if not checks:
+        shown = ", ".join(sorted(base_names | current_names)[:8]) or "none"
+        raise UsageError(
+            "no check applies to these results (no default metric is in both, and no pattern "
+            f"matched); name metrics with --check, e.g. from: {shown}"
+        )
+    return checks
+
+
+def _decide(checks: Sequence[Check], sides: _Sides, alpha: float) -> tuple[CheckOutcome, ...]:
+    """One ``decide`` over every check, whatever its run, so Holm sees the whole family."""
+    base: dict[str, Metric] = {}
+    current: dict[str, Metric] = {}
+    keyed = []
+    for check in checks:
+        key = check.metric if check.run is None else f"{check.metric}@{check.run}"
+        base_metrics, current_metrics = sides.metrics[check.run]
+        for side, metrics in ((base, base_metrics), (current, current_metrics)):
+            if check.metric in metrics:
+                side[key] = metrics[check.metric]
+        keyed.append(replace(check, metric=key, run=None))
+    outcomes = decide(base, current, keyed, alpha=alpha)
+    return tuple(
+        replace(outcome, check=check) for outcome, check in zip(outcomes, checks, strict=True)
+    )
+
+
+def _load(path: Path, label: str) -> AuditResult:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            f"{label} '{path}' does not exist; pass a result.json an audit wrote "
+            "(or --ab with two .onnx files)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultFormatError(f"cannot read {label} '{path}': {exc}") from exc
+    try:
+        return AuditResult.from_json(text)
+    except ResultFormatError as exc:
+        raise ResultFormatError(f"{label} '{path}': {exc}") from exc
+
+
+def _spec_run(spec: CheckSpec) -> str | None:
+    try:
+        return parse_check(spec.text).run
+    except UsageError as exc:
+        raise UsageError(f"{spec.origin}: {exc}") from None
+
+
+def _run_of(result: AuditResult, wanted: str | None) -> str | None:
+    """The run key headline_metrics picks for WANTED, or None when there is none."""
+    for key in available_runs(result):
+        if wanted is None or wanted in (key, key.split("/")[0]):
+            return key
+    return None
+
+
+def _require_run(run: str, base: AuditResult, current: AuditResult, where: str) -> None:
+    if _run_of(base, run) is None and _run_of(current, run) is None:
+        shown = sorted(set(available_runs(base)) | set(available_runs(current)))
+        raise UsageError(
+            f"{where}: neither result has a {run!r} run; available: {', '.join(shown) or 'none'}"
+        )
+
+
+def _first(flag: T | None, policy: T | None) -> T | None:
+    """A flag's value, else the policy's."""
+    return flag if flag is not None else policy

@@ -1,0 +1,592 @@
+"""Two ``AuditResult``s, A (the base) and B (the current), side by side: one HTML page.
+
+What changed, judged as the gate judges it: every headline metric both results hold
+(``harness.core.headline``), per backend run both measured, goes through one
+``harness.core.comparison.decide`` at its ``default_threshold`` (so the Holm correction
+sees the whole family, as the gate's does); then the findings that appeared, went away or
+changed severity, how far the two models' attributions agree on the same samples, and what
+differs between the machines that measured them.
+
+Everything here is a pure function of the two results; ``render_comparison`` is the page.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+from markupsafe import Markup
+
+from harness.core.comparison import (
+    DEFAULT_ALPHA,
+    Check,
+    CheckOutcome,
+    Verdict,
+    decide,
+    default_threshold,
+)
+from harness.core.efficiency import BackendRun
+from harness.core.environment_diff import EnvDifference, environment_differences
+from harness.core.explanations import ExplanationsSection, MethodResult, SampleInput
+from harness.core.headline import Metric, available_runs, headline_metrics, run_key
+from harness.core.result import AuditResult
+from reports import format as fmt
+from reports.findings import Finding, findings
+
+__all__ = [
+    "FAMILIES",
+    "TOP_FRACTION",
+    "AttributionAgreement",
+    "AttributionComparison",
+    "Comparison",
+    "FindingChange",
+    "MetricGroup",
+    "MetricRow",
+    "Side",
+    "attribution_agreement",
+    "change_ci_text",
+    "change_text",
+    "ci_text",
+    "compare",
+    "compare_metrics",
+    "comparison_figures",
+    "finding_changes",
+    "finding_subject",
+    "rank",
+    "render_comparison",
+    "same_model",
+    "spearman",
+    "top_overlap",
+    "value_text",
+    "verdict_counts",
+    "verdict_line",
+]
+
+_TEMPLATE = "compare.html.j2"
+
+# Metric families in table order: the first part of a headline name -> its heading.
+FAMILIES: dict[str, str] = {
+    "latency": "Latency",
+    "throughput": "Throughput",
+    "memory": "Memory",
+    "cold_start": "Cold start",
+    "work": "Work",
+    "explanations": "Explanations",
+}
+_RUN_FAMILIES = ("latency", "throughput", "memory", "cold_start")  # measured per backend run
+
+TOP_FRACTION = 0.1  # top-k overlap of |attribution|: k is this share of the features
+
+
+# --- the two sides -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    label: Literal["A", "B"]
+    name: str
+    source: str
+    sha256: str | None
+    created_at: str
+    device: str
+    harness_version: str
+    runs: tuple[str, ...]  # backend runs measured: "onnxruntime/cpu", ...
+
+    @property
+    def sha256_short(self) -> str:
+        return self.sha256[:12] if self.sha256 else fmt.MISSING
+
+
+def _side(label: Literal["A", "B"], result: AuditResult) -> Side:
+    model = result.model
+    return Side(
+        label, model.name, model.source, model.sha256, result.created_at, result.device,
+        result.harness_version, available_runs(result),
+    )  # fmt: skip
+
+
+def same_model(base: Side, current: Side) -> bool | None:
+    """True when both files hash the same, False when they differ, None when a side has no
+    hash (a PyTorch module) and so nothing can say."""
+    if base.sha256 is None or current.sha256 is None:
+        return None
+    return base.sha256 == current.sha256
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    name: str  # the headline name, without "@run"
+    family: str
+    base: Metric
+    current: Metric
+    outcome: CheckOutcome
+
+    @property
+    def base_text(self) -> str:
+        return value_text(self.base)
+
+    @property
+    def current_text(self) -> str:
+        return value_text(self.current)
+
+    @property
+    def base_ci(self) -> str | None:
+        return ci_text(self.base)
+
+    @property
+    def current_ci(self) -> str | None:
+        return ci_text(self.current)
+
+    @property
+    def change_text(self) -> str:
+        return change_text(self.outcome)
+
+    @property
+    def change_ci(self) -> str | None:
+        return change_ci_text(self.outcome)
+
+    @property
+    def p_text(self) -> str:
+        p = self.outcome.p_adjusted
+        return fmt.MISSING if p is None else f"{p:.3g}"
+
+
+@dataclass(frozen=True)
+class MetricGroup:
+    """The rows of one backend run (``run`` set) or of the model itself (``run`` None:
+    work and explanation scores, which no run measures), by family in table order."""
+
+    run: str | None
+    families: tuple[tuple[str, tuple[MetricRow, ...]], ...]  # (heading, rows)
+    only_base: tuple[str, ...]  # metrics only A holds, not compared
+    only_current: tuple[str, ...]
+
+    @property
+    def rows(self) -> tuple[MetricRow, ...]:
+        return tuple(row for _, rows in self.families for row in rows)
+
+
+def value_text(metric: Metric) -> str:
+    """A metric's value with its unit; ``—`` when it has none."""
+    value = metric.value
+    if value is None:
+        return fmt.MISSING
+    if metric.unit == "bytes":
+        return fmt.human_bytes(int(value))
+    if metric.unit == "FLOPs":
+        return f"{fmt.thousands(int(value))} FLOPs"
+    return f"{fmt.sig4(value)} {metric.unit}".rstrip()
+
+
+def ci_text(metric: Metric) -> str | None:
+    """A metric's own 95% CI (throughput's), ``[1.2e+04, 1.3e+04]``; None when it has none."""
+    if metric.ci is None or metric.value is None:
+        return None
+    return f"[{fmt.sig4(metric.ci[0])}, {fmt.sig4(metric.ci[1])}]"
+
+
+def _amount(change: float, relative: bool) -> str:
+    if math.isinf(change):
+        return "+∞" if change > 0 else "−∞"
+    return f"{change * 100:+.1f}%" if relative else f"{change:+.4g}"
+
+
+def change_text(outcome: CheckOutcome) -> str:
+    """``+3.2%`` (a relative check) or ``+0.012`` (an absolute one); ``—`` when unknown."""
+    if outcome.change is None:
+        return fmt.MISSING
+    return _amount(outcome.change, outcome.check.relative)
+
+
+def change_ci_text(outcome: CheckOutcome) -> str | None:
+    """The change's 95% interval, ``[-1.0%, +7.5%]``; None when it is not known."""
+    if outcome.change_ci is None:
+        return None
+    low, high = outcome.change_ci
+    relative = outcome.check.relative
+    return f"[{_amount(low, relative)}, {_amount(high, relative)}]"
+
+
+def _family(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def _run_metrics(result: AuditResult, run: str | None) -> dict[str, Metric]:
+    """The metrics of RUN (efficiency families only), or of the model when RUN is None."""
+    per_run = run is not None
+    metrics = headline_metrics(result, run)
+    return {n: m for n, m in metrics.items() if (_family(n) in _RUN_FAMILIES) == per_run}
+
+
+def _shared_runs(base: AuditResult, current: AuditResult) -> tuple[str, ...]:
+    theirs = set(available_runs(current))
+    return tuple(key for key in available_runs(base) if key in theirs)
+
+
+def compare_metrics(base: AuditResult, current: AuditResult) -> tuple[MetricGroup, ...]:
+    """Every headline metric both results hold, judged in ONE ``decide`` at each metric's
+    ``default_threshold``: per backend run both measured, then the model's own metrics."""
+    scopes: list[str | None] = [*_shared_runs(base, current), None]
+    sides = {scope: (_run_metrics(base, scope), _run_metrics(current, scope)) for scope in scopes}
+    keyed_base: dict[str, Metric] = {}
+    keyed_current: dict[str, Metric] = {}
+    checks: list[Check] = []
+    for scope, (a, b) in sides.items():
+        for name in (n for n in a if n in b):
+            key = name if scope is None else f"{name}@{scope}"
+            keyed_base[key], keyed_current[key] = a[name], b[name]
+            checks.append(replace(default_threshold(name), metric=key))
+    outcomes = {
+        check.metric: o
+        for check, o in zip(checks, decide(keyed_base, keyed_current, checks), strict=True)
+    }
+    return tuple(_group(scope, a, b, outcomes) for scope, (a, b) in sides.items())
+
+
+def _group(
+    scope: str | None,
+    base: Mapping[str, Metric],
+    current: Mapping[str, Metric],
+    outcomes: Mapping[str, CheckOutcome],
+) -> MetricGroup:
+    rows: dict[str, list[MetricRow]] = {family: [] for family in FAMILIES}
+    for name in (n for n in base if n in current):
+        key = name if scope is None else f"{name}@{scope}"
+        outcome = outcomes[key]
+        # As the gate does: the check and its reason name the metric and its run apart.
+        outcome = replace(
+            outcome,
+            check=replace(outcome.check, metric=name, run=scope),
+            reason=outcome.reason.replace(key, name),
+        )
+        rows[_family(name)].append(
+            MetricRow(name, _family(name), base[name], current[name], outcome)
+        )
+    return MetricGroup(
+        run=scope,
+        families=tuple((FAMILIES[f], tuple(r)) for f, r in rows.items() if r),
+        only_base=tuple(n for n in base if n not in current),
+        only_current=tuple(n for n in current if n not in base),
+    )
+
+
+_VERDICT_WORDS: tuple[tuple[Verdict, str, str], ...] = (
+    ("regression", "regression", "regressions"),
+    ("improvement", "improvement", "improvements"),
+    ("pass", "unchanged", "unchanged"),
+    ("inconclusive", "inconclusive", "inconclusive"),
+    ("missing", "missing", "missing"),
+)
+
+
+def verdict_counts(groups: Iterable[MetricGroup]) -> dict[Verdict, int]:
+    counts = Counter(row.outcome.verdict for group in groups for row in group.rows)
+    return {verdict: counts.get(verdict, 0) for verdict, _, _ in _VERDICT_WORDS}
+
+
+def verdict_line(counts: Mapping[Verdict, int]) -> str:
+    """``2 regressions, 1 improvement, 14 unchanged, 3 inconclusive`` (missing only when
+    some are)."""
+    parts = [
+        f"{counts.get(v, 0)} {one if counts.get(v, 0) == 1 else many}"
+        for v, one, many in _VERDICT_WORDS
+        if v != "missing" or counts.get(v, 0)
+    ]
+    return ", ".join(parts)
+
+
+# --- findings -----------------------------------------------------------------------------
+
+# A measured number in a finding's title: a decimal, a number with a unit of share or ratio
+# (12%, 3.1x), or the count a title opens with ("2 redundant heads"). Identifiers that
+# happen to be numbers (layer 3, batch 8, p99) are kept: they say what the finding is about.
+_MEASURED = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?(?:e[+-]?\d+)?\s?(?:%|x\b|×)|(?<![\w.])\d*\.\d+|^\d+\b"
+)
+
+
+def finding_subject(finding: Finding) -> str:
+    """What a finding is about, stable across runs: its title with the measured numbers
+    written ``#`` (``peak memory #x the weights on onnxruntime/cpu``)."""
+    return _MEASURED.sub("#", finding.title)
+
+
+@dataclass(frozen=True)
+class FindingChange:
+    change: Literal["new", "resolved", "changed"]
+    rule: str
+    subject: str
+    base: Finding | None  # as A has it; None for a new finding
+    current: Finding | None  # as B has it; None for a resolved one
+
+    @property
+    def shown(self) -> Finding:
+        found = self.current or self.base
+        assert found is not None
+        return found
+
+
+def finding_changes(
+    base: AuditResult, current: AuditResult
+) -> tuple[tuple[FindingChange, ...], int]:
+    """Findings only B has (new), only A has (resolved), and in both with another severity
+    (changed), matched by rule id and subject; and how many are in both unchanged."""
+    pending: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings(base):
+        pending.setdefault((finding.rule, finding_subject(finding)), []).append(finding)
+    changes: list[FindingChange] = []
+    unchanged = 0
+    for finding in findings(current):
+        key = (finding.rule, finding_subject(finding))
+        matches = pending.get(key)
+        if not matches:
+            changes.append(FindingChange("new", *key, None, finding))
+            continue
+        old = matches.pop(0)
+        if old.severity != finding.severity:
+            changes.append(FindingChange("changed", *key, old, finding))
+        else:
+            unchanged += 1
+    for key, left in pending.items():
+        changes += [FindingChange("resolved", *key, finding, None) for finding in left]
+    order = {"new": 0, "changed": 1, "resolved": 2}
+    return tuple(sorted(changes, key=lambda c: order[c.change])), unchanged
+
+
+# --- attribution agreement ----------------------------------------------------------------
+
+
+def rank(values: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1 (the argsort of the argsort), ties given the mean of their ranks."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = np.arange(values.size, dtype=np.float64)
+    _, groups, sizes = np.unique(values, return_inverse=True, return_counts=True)
+    groups = groups.reshape(-1)
+    return np.asarray(np.bincount(groups, weights=ranks) / sizes)[groups]
+
+
+def _constant(values: np.ndarray) -> bool:
+    return values.size < 2 or bool(np.all(values == values[0]))
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman rank correlation of two equally long arrays; None (undefined) when either
+    is constant or shorter than 2."""
+    if x.size != y.size or _constant(x) or _constant(y):
+        return None
+    return float(np.corrcoef(rank(x), rank(y))[0, 1])
+
+
+def top_overlap(x: np.ndarray, y: np.ndarray, fraction: float = TOP_FRACTION) -> float | None:
+    """Share of the top ``fraction`` of features (at least 1) by X that are also in the top
+    by Y; None when either is constant (no top to speak of)."""
+    if x.size != y.size or _constant(x) or _constant(y):
+        return None
+    k = max(1, math.ceil(fraction * x.size))
+    top_x = set(np.argsort(-x, kind="stable")[:k].tolist())
+    top_y = set(np.argsort(-y, kind="stable")[:k].tolist())
+    return len(top_x & top_y) / k
+
+
+@dataclass(frozen=True)
+class AttributionAgreement:
+    method: str
+    samples: int  # samples compared
+    spearman: float | None  # mean over the samples where it is defined; None: undefined
+    top_overlap: float | None
+    note: str | None = None  # why samples were left out, or why the values are undefined
+
+
+@dataclass(frozen=True)
+class AttributionComparison:
+    rows: tuple[AttributionAgreement, ...]
+    notes: tuple[str, ...]  # why nothing (or less) could be compared, in words
+
+
+def _same_input(a: SampleInput, b: SampleInput) -> bool:
+    return a.shape == b.shape and a.original_shape == b.original_shape and a.values == b.values
+
+
+def _indices(indices: Iterable[int]) -> str:
+    shown = sorted(indices)
+    return ", ".join(str(i) for i in shown)
+
+
+def _usable(section: ExplanationsSection) -> bool:
+    return isinstance(section, ExplanationsSection) and section.status == "ok"
+
+
+def attribution_agreement(base: AuditResult, current: AuditResult) -> AttributionComparison:
+    """Per method both explained: mean Spearman correlation and top-``TOP_FRACTION`` overlap
+    of |attribution| between A and B, over the samples both explained with equal inputs
+    (and the same target)."""
+    a, b = base.explanations, current.explanations
+    missing = [label for label, s in (("A", a), ("B", b)) if not _usable(s)]
+    if missing:
+        return AttributionComparison((), (f"{' and '.join(missing)} holds no explanations.",))
+    inputs_a = {s.sample_index: s for s in a.inputs}
+    inputs_b = {s.sample_index: s for s in b.inputs}
+    if not inputs_a or not inputs_b:
+        note = "The results do not hold the explained samples' inputs, so equal inputs "
+        return AttributionComparison((), (note + "cannot be confirmed; nothing compared.",))
+    both = inputs_a.keys() & inputs_b.keys()
+    differ = {i for i in both if not _same_input(inputs_a[i], inputs_b[i])}
+    equal = both - differ
+    notes = []
+    if differ:
+        notes.append(f"Inputs differ on sample(s) {_indices(differ)}: those are skipped.")
+    if not both:
+        notes.append("A and B explained no sample in common.")
+    methods_b = {m.name: m for m in b.methods if m.status == "ok"}
+    rows = tuple(
+        _method_agreement(m, methods_b[m.name], equal, differ)
+        for m in a.methods
+        if m.status == "ok" and m.name in methods_b
+    )
+    if not rows:
+        notes.append("No attribution method ran on both.")
+    return AttributionComparison(rows, tuple(notes))
+
+
+def _method_agreement(
+    a: MethodResult, b: MethodResult, equal: set[int], differ: set[int]
+) -> AttributionAgreement:
+    maps_a = {m.sample_index: m for m in a.attributions}
+    maps_b = {m.sample_index: m for m in b.attributions}
+    shared = maps_a.keys() & maps_b.keys()
+    usable = sorted(
+        i for i in shared & equal
+        if maps_a[i].shape == maps_b[i].shape and maps_a[i].target == maps_b[i].target
+    )  # fmt: skip
+    other = (shared & equal) - set(usable)
+    rhos, overlaps = [], []
+    for i in usable:
+        x = np.abs(np.asarray(maps_a[i].values, dtype=np.float64))
+        y = np.abs(np.asarray(maps_b[i].values, dtype=np.float64))
+        rhos.append(spearman(x, y))
+        overlaps.append(top_overlap(x, y))
+    notes = []
+    if shared & differ:
+        notes.append(f"inputs differ on sample(s) {_indices(shared & differ)}")
+    if other:
+        notes.append(f"target or map shape differs on sample(s) {_indices(other)}")
+    if usable and all(r is None for r in rhos):
+        notes.append("undefined: constant attributions")
+    return AttributionAgreement(
+        a.name, len(usable), _mean(rhos), _mean(overlaps), "; ".join(notes) or None
+    )
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    defined = [v for v in values if v is not None]
+    return float(np.mean(defined)) if defined else None
+
+
+# --- the whole comparison -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: Side
+    current: Side
+    same_model: bool | None
+    groups: tuple[MetricGroup, ...]
+    unshared_runs: tuple[tuple[str, str], ...]  # (run, "A only" / "B only")
+    counts: dict[Verdict, int]
+    findings: tuple[FindingChange, ...]
+    findings_unchanged: int
+    attribution: AttributionComparison
+    environment: tuple[EnvDifference, ...]
+
+    @property
+    def verdict(self) -> str:
+        return verdict_line(self.counts)
+
+
+def compare(base: AuditResult, current: AuditResult) -> Comparison:
+    """Everything the comparison page shows, from A (BASE) and B (CURRENT) alone."""
+    a, b = _side("A", base), _side("B", current)
+    groups = tuple(
+        g for g in compare_metrics(base, current) if g.rows or g.only_base or g.only_current
+    )
+    changes, unchanged = finding_changes(base, current)
+    unshared = tuple(
+        [(run, "A only") for run in a.runs if run not in b.runs]
+        + [(run, "B only") for run in b.runs if run not in a.runs]
+    )
+    return Comparison(
+        base=a,
+        current=b,
+        same_model=same_model(a, b),
+        groups=groups,
+        unshared_runs=unshared,
+        counts=verdict_counts(groups),
+        findings=changes,
+        findings_unchanged=unchanged,
+        attribution=attribution_agreement(base, current),
+        environment=environment_differences(base, current),
+    )
+
+
+# --- the page -----------------------------------------------------------------------------
+
+
+def _runs_by_key(result: AuditResult) -> dict[str, BackendRun]:
+    return {run_key(run): run for run in result.efficiency.runs}
+
+
+def comparison_figures(base: AuditResult, current: AuditResult) -> dict[str, Markup]:
+    """Per backend run both measured: latency overlaid (``compare-run<i>-latency``) and
+    throughput against batch size (``compare-run<i>-throughput``), where there is data."""
+    from reports.figures import compare as figs
+    from reports.render import figure_html
+
+    runs_a, runs_b = _runs_by_key(base), _runs_by_key(current)
+    figures: dict[str, Markup] = {}
+    for index, key in enumerate(_shared_runs(base, current)):
+        a, b = runs_a[key], runs_b[key]
+        latency = figs.latency_overlay_figure(a, b)
+        if latency is not None:
+            div = f"compare-run{index}-latency"
+            caption = (
+                f"Latency per call on {key}: the share of A's {a.latency.n} and B's "
+                f"{b.latency.n} timed calls in each bin, over bins common to both (every call "
+                "counted); dashed lines mark each median. The metrics table gives the "
+                "percentiles, their change and its test."
+            )
+            figures[div] = figure_html(latency, div_id=div, caption=caption)
+        throughput = figs.throughput_overlay_figure(a, b)
+        if throughput is not None:
+            div = f"compare-run{index}-throughput"
+            caption = (
+                f"Throughput on {key} against batch size for A and B, with the 95% confidence "
+                "interval of each median. The metrics table gives the numbers."
+            )
+            figures[div] = figure_html(throughput, div_id=div, caption=caption)
+    return figures
+
+
+def render_comparison(base: AuditResult, current: AuditResult) -> str:
+    """The comparison of A (BASE) and B (CURRENT) as one self-contained HTML page."""
+    from reports.render import _environment, plotly_js
+
+    comparison = compare(base, current)
+    figures = comparison_figures(base, current)
+    template = _environment().get_template(_TEMPLATE)
+    return template.render(
+        c=comparison,
+        figures=figures,
+        plotly_js=plotly_js() if figures else None,
+        alpha=DEFAULT_ALPHA,
+        top_fraction=TOP_FRACTION,
+        harness_version=current.harness_version,
+    )
