@@ -39,6 +39,8 @@ def assert_screenshot(probe: ReportProbe, target: Path) -> None:
 def test_audit_report_renders_offline_with_every_figure(
     probe: ReportProbe, cnn_audit: Path, screenshot_dir: Path
 ) -> None:
+    # The size bound: the bundled CNN's report (Plotly inlined once) under 10 MB.
+    assert (cnn_audit / "report.html").stat().st_size < 10 * 1000**2
     report = probe.open(cnn_audit / "report.html")
 
     assert_healthy(report)
