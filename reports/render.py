@@ -33,6 +33,7 @@ __all__ = [
     "figure_html",
     "plotly_js",
     "render_report",
+    "template_environment",
 ]
 
 _TEMPLATE = "report.html.j2"
@@ -63,7 +64,7 @@ _SCRIPT_END = re.compile(r"</(?=script)", re.IGNORECASE)
 
 
 @cache
-def _environment() -> Environment:
+def template_environment() -> Environment:
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         # Every template here is HTML: model-provided strings (names, metadata, op types)
@@ -87,7 +88,7 @@ def render_report(result: AuditResult) -> str:
         **explanations_figures(result.explanations),
         **attention_figures(result.attention),
     }
-    template = _environment().get_template(_TEMPLATE)
+    template = template_environment().get_template(_TEMPLATE)
     return template.render(
         result=result,
         stage_names=STAGE_NAMES,

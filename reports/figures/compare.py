@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.core.efficiency import BackendRun
-from reports.figures.efficiency import _error_bars, _figure, histogram_edges
+from reports.figures.efficiency import axes_figure, error_bars, histogram_edges
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -59,7 +59,7 @@ def latency_overlay_figure(base: BackendRun, current: BackendRun) -> go.Figure |
         }
         for label, median in ((label, float(np.median(s))) for label, s in sides.items())
     ]  # fmt: skip
-    return _figure(
+    return axes_figure(
         *traces,
         x_title="latency per call (ms, log scale)" if log_spaced else "latency per call (ms)",
         y_title="share of calls per bin",
@@ -84,7 +84,7 @@ def throughput_overlay_figure(base: BackendRun, current: BackendRun) -> go.Figur
             continue
         batches = [p.batch_size for p in points]
         ticks.update(batches)
-        plus, minus = _error_bars([p.samples_per_s for p in points])
+        plus, minus = error_bars([p.samples_per_s for p in points])
         traces.append(
             go.Scatter(
                 x=batches,
@@ -99,7 +99,7 @@ def throughput_overlay_figure(base: BackendRun, current: BackendRun) -> go.Figur
     if not traces:
         return None
     tickvals = sorted(ticks)
-    return _figure(
+    return axes_figure(
         *traces,
         x_title="batch size (log₂ scale)",
         y_title="throughput (samples/s)",

@@ -22,8 +22,10 @@ __all__ = [
     "HISTOGRAM_MAX_BINS",
     "LOG_SPREAD",
     "TOP_OPS",
+    "axes_figure",
     "cdf_points",
     "cold_start_figure",
+    "error_bars",
     "flops_by_op_figure",
     "histogram_edges",
     "latency_cdf_figure",
@@ -43,7 +45,7 @@ MIB = 1024**2
 HEIGHT_PX = 360
 
 
-def _figure(*traces: Any, x_title: str, y_title: str, **layout: Any) -> go.Figure:
+def axes_figure(*traces: Any, x_title: str, y_title: str, **layout: Any) -> go.Figure:
     """A figure in the report's plain style: no heavy template, axis titles with units."""
     import plotly.graph_objects as go
 
@@ -132,7 +134,7 @@ def latency_histogram_figure(run: BackendRun) -> go.Figure | None:
         and estimate.value is not None
     ]
     scale = " (log scale)" if log_spaced else ""
-    return _figure(
+    return axes_figure(
         steps,
         *marks,
         x_title=f"latency per call (ms{scale})",
@@ -170,7 +172,7 @@ def latency_cdf_figure(run: BackendRun) -> go.Figure | None:
         name=_label(run),
         hovertemplate="%{y:.1%} of calls ≤ %{x:.4g} ms<extra></extra>",
     )
-    return _figure(
+    return axes_figure(
         line,
         x_title="latency per call (ms, log scale)" if log_x else "latency per call (ms)",
         y_title="fraction of calls ≤ latency",
@@ -182,7 +184,7 @@ def latency_cdf_figure(run: BackendRun) -> go.Figure | None:
 # --- throughput -------------------------------------------------------------------------------
 
 
-def _error_bars(estimates: list[Estimate]) -> tuple[list[float], list[float]]:
+def error_bars(estimates: list[Estimate]) -> tuple[list[float], list[float]]:
     plus, minus = [], []
     for e in estimates:
         value = e.value if e.value is not None else 0.0
@@ -201,7 +203,7 @@ def throughput_figure(run: BackendRun) -> go.Figure | None:
     if not points:
         return None
     batches = [p.batch_size for p in points]
-    plus, minus = _error_bars([p.samples_per_s for p in points])
+    plus, minus = error_bars([p.samples_per_s for p in points])
     line = go.Scatter(
         x=batches,
         y=[p.samples_per_s.value for p in points],
@@ -210,7 +212,7 @@ def throughput_figure(run: BackendRun) -> go.Figure | None:
         name=_label(run),
         hovertemplate="batch %{x}: %{y:.4g} samples/s<extra></extra>",
     )
-    return _figure(
+    return axes_figure(
         line,
         x_title="batch size (log₂ scale)",
         y_title="throughput (samples/s)",
@@ -244,7 +246,7 @@ def memory_figure(run: BackendRun) -> go.Figure | None:
         name=_label(run),
         hovertemplate="%{x}: %{y:.4g} MiB<extra></extra>",
     )
-    return _figure(trace, x_title="", y_title="memory (MiB)")
+    return axes_figure(trace, x_title="", y_title="memory (MiB)")
 
 
 def cold_start_figure(run: BackendRun) -> go.Figure | None:
@@ -266,7 +268,7 @@ def cold_start_figure(run: BackendRun) -> go.Figure | None:
         name=_label(run),
         hovertemplate="%{x}: %{y:.4g} ms<extra></extra>",
     )
-    return _figure(trace, x_title="", y_title="time (ms, log scale)", yaxis_type="log")
+    return axes_figure(trace, x_title="", y_title="time (ms, log scale)", yaxis_type="log")
 
 
 # --- where time and work go -------------------------------------------------------------------
@@ -293,7 +295,7 @@ def _horizontal_bars(names: list[str], values: list[float], x_title: str, hover:
         x=values, y=names, orientation="h", hovertemplate=hover + "<extra></extra>", name=""
     )
     height = max(HEIGHT_PX, 60 + 24 * len(names))
-    return _figure(
+    return axes_figure(
         trace,
         x_title=x_title,
         y_title="op type",
@@ -353,7 +355,7 @@ def roofline_figure(run: BackendRun) -> go.Figure | None:
         name=f"{_label(run)}: {roof.achieved_gflops:.4g} GFLOP/s",
         hovertemplate="%{x:.4g} FLOP/byte, %{y:.4g} GFLOP/s<extra></extra>",
     )
-    return _figure(
+    return axes_figure(
         roof_line,
         achieved,
         x_title="arithmetic intensity (FLOP/byte, log scale)",

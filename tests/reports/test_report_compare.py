@@ -16,14 +16,12 @@ from harness.core.efficiency import EfficiencySection
 from harness.core.explanations import ExplanationsSection, SampleInput
 from harness.core.headline import headline_metrics
 from harness.core.result import AuditResult
+from reports.attribution_agreement import rank, spearman, top_overlap
 from reports.compare import (
     compare,
     comparison_figures,
     finding_subject,
-    rank,
     render_comparison,
-    spearman,
-    top_overlap,
     verdict_line,
 )
 from reports.findings import Finding, findings
