@@ -98,6 +98,8 @@ DEFAULT_CHECKS: tuple[str, ...] = (
 def default_threshold(metric: str) -> Check:
     """The threshold compare uses for METRIC when no check names it."""
     family = metric.split(".", 1)[0]
+    if metric in ("latency.p90", "latency.p95", "latency.p99"):
+        return Check(metric, 0.10, relative=True)  # tails move more run to run than medians
     relative_defaults = {"latency": 0.05, "throughput": 0.05, "memory": 0.10, "cold_start": 0.25}
     if family in relative_defaults:
         return Check(metric, relative_defaults[family], relative=True)

@@ -7,8 +7,10 @@ import pytest
 
 from harness.core.comparison import (
     DEFAULT_ALPHA,
+    DEFAULT_CHECKS,
     Check,
     decide,
+    default_threshold,
     expand_checks,
     parse_check,
 )
@@ -190,3 +192,11 @@ def test_expand_checks_matches_patterns_and_later_checks_win():
     expanded = {c.metric: c.threshold for c in expand_checks(checks, names)}
     assert expanded == {"explanations.a.sanity": 0.1, "explanations.b.sanity": 0.3}
     assert expand_checks([parse_check("nothing.*:1")], names) == ()
+
+
+def test_gate_defaults_use_the_thresholds_compare_uses() -> None:
+    # compare judges every metric at default_threshold; the gate's default checks must say
+    # the same of the metrics they cover, or the two pages would disagree on one change.
+    for text in DEFAULT_CHECKS:
+        check = parse_check(text)
+        assert default_threshold(check.metric) == check
