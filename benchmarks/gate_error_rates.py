@@ -207,10 +207,12 @@ class Cell:
 
 
 def judge(
-    base: dict[str, Metric], current: dict[str, Metric], threshold: float
+    base: dict[str, Metric], current: dict[str, Metric], threshold: float, mode: str
 ) -> tuple[str, float]:
-    """The verdict of ``latency.p50:THRESHOLD`` and the p50 change."""
-    (outcome,) = decide(base, current, [parse_check(f"latency.p50:{threshold * 100:g}%")])
+    """The verdict of ``latency.p50:THRESHOLD`` and the p50 change, judged as the gate judges
+    MODE: two audits as separate runs, an A/B measurement call by call."""
+    check = parse_check(f"latency.p50:{threshold * 100:g}%")
+    (outcome,) = decide(base, current, [check], separate_runs=mode == "file")
     return outcome.verdict, outcome.change if outcome.change is not None else math.nan
 
 
@@ -286,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                     pairs = file_trial(args.model, variants, folder, args, seed=trial)
                 for fraction, (base, current) in pairs.items():
                     for threshold in thresholds:
-                        verdict, change = judge(base, current, threshold)
+                        verdict, change = judge(base, current, threshold, mode)
                         cell = cells[(mode, fraction, threshold)]
                         cell.verdicts[verdict] += 1
                         cell.changes.append(change)

@@ -18,6 +18,8 @@ __all__ = [
     "MIN_SAMPLES",
     "Alternative",
     "SampleTest",
+    "block_ratio_ci",
+    "block_statistics",
     "holm",
     "mann_whitney",
     "quantile_permutation_test",
@@ -44,11 +46,15 @@ class SampleTest:
 
 
 def mann_whitney(base: ArrayLike, current: ArrayLike, alternative: Alternative) -> SampleTest:
-    """Mann-Whitney U test (asymptotic, tie-corrected) that CURRENT is shifted from BASE."""
+    """Mann-Whitney U test that CURRENT is shifted from BASE: exact up to 50 samples a
+    side without ties (10 blocks against 10), else asymptotic and tie-corrected."""
     from scipy.stats import mannwhitneyu  # imported here: scipy is slow to import
 
     a, b = _as_samples(current), _as_samples(base)
-    outcome = mannwhitneyu(a, b, alternative=alternative, method="asymptotic")
+    pooled = np.concatenate([a, b])
+    small = max(a.size, b.size) <= 50 and np.unique(pooled).size == pooled.size
+    method = "exact" if small else "asymptotic"
+    outcome = mannwhitneyu(a, b, alternative=alternative, method=method)
     return SampleTest("Mann-Whitney U", float(outcome.statistic), float(outcome.pvalue))
 
 
@@ -137,6 +143,31 @@ def _bootstrap_means(samples: np.ndarray, resamples: int, rng: np.random.Generat
         picks = rng.integers(0, samples.size, size=(rows, samples.size))
         means[start : start + rows] = samples[picks].mean(axis=1)
     return means
+
+
+def block_statistics(samples: ArrayLike, blocks: int, q: float | None) -> np.ndarray:
+    """The Q-quantile (the mean when Q is None) of each of BLOCKS consecutive, near-equal
+    blocks of SAMPLES, in time order.
+
+    Calls of one run are not independent draws: the machine drifts while it runs (another
+    job starts, clocks change), so neighbouring calls share a state. Block statistics are
+    the run's own replicates at the timescale of that drift.
+    """
+    parts = np.array_split(_as_samples(samples), blocks)
+    return np.array([float(np.mean(p) if q is None else np.quantile(p, q)) for p in parts])
+
+
+def block_ratio_ci(
+    base_blocks: ArrayLike, current_blocks: ArrayLike, *, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap 95% interval of median(CURRENT blocks) / median(BASE blocks), resampling
+    whole blocks."""
+    a, b = _as_samples(current_blocks), _as_samples(base_blocks)
+    rng = np.random.default_rng(seed)
+    top = np.median(a[rng.integers(0, a.size, (resamples, a.size))], axis=1)
+    bottom = np.median(b[rng.integers(0, b.size, (resamples, b.size))], axis=1)
+    low, high = np.quantile(top / bottom, [0.025, 0.975])
+    return float(low), float(high)
 
 
 def holm(p_values: Sequence[float]) -> tuple[float, ...]:

@@ -19,7 +19,8 @@ A policy file holds the checks a CI job applies to many models::
 Checks are applied in order: the policy's ``[checks]``, its ``[models.<name>.checks]``,
 then ``--check`` flags; a later check on the same metric and run replaces an earlier one.
 ``--alpha`` and ``--inconclusive`` override the file's values. With no check at all the
-gate uses ``DEFAULT_CHECKS``, keeping only the metrics both results hold.
+gate uses ``DEFAULT_CHECKS`` (``DEFAULT_AB_CHECKS`` with ``--ab``), keeping only the
+metrics both sides hold.
 """
 
 from __future__ import annotations
@@ -105,8 +106,9 @@ def build_checks(
     *,
     base_names: Iterable[str],
     current_names: Iterable[str],
+    defaults: Sequence[str] = DEFAULT_CHECKS,
 ) -> tuple[Check, ...]:
-    """Parse SPECS (``DEFAULT_CHECKS`` when empty) and expand their patterns.
+    """Parse SPECS (DEFAULTS when empty) and expand their patterns.
 
     LOWER_IS_BETTER (metric -> direction) lets a wrong sign err; BASE_NAMES and
     CURRENT_NAMES are the metrics each result holds: a named metric neither holds is an
@@ -115,8 +117,8 @@ def build_checks(
     base, current = set(base_names), set(current_names)
     known = base | current
     if not specs:
-        defaults = [parse_check(text, lower_is_better) for text in DEFAULT_CHECKS]
-        return tuple(c for c in defaults if c.metric in base and c.metric in current)
+        parsed = [parse_check(text, lower_is_better) for text in defaults]
+        return tuple(c for c in parsed if c.metric in base and c.metric in current)
     checks = [_parse_spec(spec, lower_is_better, known) for spec in specs]
     return expand_checks(checks, known)
 

@@ -19,7 +19,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from harness.core.comparison import DEFAULT_ALPHA, Check, CheckOutcome, Verdict, decide, parse_check
+from harness.core.comparison import (
+    DEFAULT_AB_CHECKS,
+    DEFAULT_ALPHA,
+    DEFAULT_CHECKS,
+    Check,
+    CheckOutcome,
+    Verdict,
+    decide,
+    parse_check,
+)
 from harness.core.environment_diff import EnvDifference, environment_differences
 from harness.core.errors import ExitCode, ResultFormatError, UsageError
 from harness.core.headline import Metric, available_runs, headline_metrics
@@ -129,12 +138,12 @@ def run_gate(request: GateRequest, progress: Progress | None = None) -> GateResu
         raise UsageError("--budget and --threads set how --ab measures; add --ab or drop them")
     policy = load_policy(request.policy) if request.policy else None
     specs, sides = _sides(request, policy, progress)
-    checks = _checks(specs, sides)
+    checks = _checks(specs, sides, DEFAULT_AB_CHECKS if request.ab else DEFAULT_CHECKS)
     alpha = _first(request.alpha, policy.alpha if policy else None) or DEFAULT_ALPHA
     inconclusive: InconclusivePolicy = (
         _first(request.inconclusive, policy.inconclusive if policy else None) or "fail"
     )
-    outcomes = _decide(checks, sides, alpha)
+    outcomes = _decide(checks, sides, alpha, separate_runs=not request.ab)
     return GateResult(
         outcomes=outcomes,
         environment=sides.environment,
@@ -204,7 +213,9 @@ def _measure_ab(
     return _Sides({None: (measured.base, measured.candidate)}, (), compared)
 
 
-def _checks(specs: Sequence[CheckSpec], sides: _Sides) -> tuple[Check, ...]:
+def _checks(
+    specs: Sequence[CheckSpec], sides: _Sides, defaults: Sequence[str]
+) -> tuple[Check, ...]:
     base_names = {name for base, _ in sides.metrics.values() for name in base}
     current_names = {name for _, current in sides.metrics.values() for name in current}
     directions = {
@@ -213,7 +224,9 @@ def _checks(specs: Sequence[CheckSpec], sides: _Sides) -> tuple[Check, ...]:
         for metrics in pair
         for name, metric in metrics.items()
     }
-    checks = build_checks(specs, directions, base_names=base_names, current_names=current_names)
+    checks = build_checks(
+        specs, directions, base_names=base_names, current_names=current_names, defaults=defaults
+    )
     if not checks:
         shown = ", ".join(sorted(base_names | current_names)[:8]) or "none"
         raise UsageError(
@@ -223,8 +236,11 @@ def _checks(specs: Sequence[CheckSpec], sides: _Sides) -> tuple[Check, ...]:
     return checks
 
 
-def _decide(checks: Sequence[Check], sides: _Sides, alpha: float) -> tuple[CheckOutcome, ...]:
-    """One ``decide`` over every check, whatever its run, so Holm sees the whole family."""
+def _decide(
+    checks: Sequence[Check], sides: _Sides, alpha: float, *, separate_runs: bool
+) -> tuple[CheckOutcome, ...]:
+    """One ``decide`` over every check, whatever its run, so Holm sees the whole family;
+    two results' samples are separate runs, an A/B measurement's are interleaved calls."""
     base: dict[str, Metric] = {}
     current: dict[str, Metric] = {}
     keyed = []
@@ -235,7 +251,7 @@ def _decide(checks: Sequence[Check], sides: _Sides, alpha: float) -> tuple[Check
             if check.metric in metrics:
                 side[key] = metrics[check.metric]
         keyed.append(replace(check, metric=key, run=None))
-    outcomes = decide(base, current, keyed, alpha=alpha)
+    outcomes = decide(base, current, keyed, alpha=alpha, separate_runs=separate_runs)
     return tuple(
         replace(outcome, check=check) for outcome, check in zip(outcomes, checks, strict=True)
     )

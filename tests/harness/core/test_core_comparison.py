@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -27,8 +29,11 @@ def latency(samples: np.ndarray, q: float = 0.5, name: str = "latency.p50") -> M
     return Metric(name, float(np.quantile(samples, q)), "ms", True, "samples", tuple(samples), q)
 
 
-def judge(base: Metric, current: Metric, text: str):
-    (outcome,) = decide({base.name: base}, {current.name: current}, [parse_check(text)])
+def judge(base: Metric, current: Metric, text: str, *, separate_runs: bool = True):
+    (outcome,) = decide(
+        {base.name: base}, {current.name: current}, [parse_check(text)],
+        separate_runs=separate_runs,
+    )  # fmt: skip
     return outcome
 
 
@@ -40,15 +45,39 @@ def test_identical_samples_pass():
     assert outcome.p_adjusted is not None and outcome.p_adjusted > DEFAULT_ALPHA
 
 
-def test_a_20_percent_slowdown_is_a_regression():
+@pytest.mark.parametrize("separate_runs", [True, False])
+def test_a_20_percent_slowdown_is_a_regression(separate_runs: bool):
     base, current = lognormal(2000, seed=1), 1.2 * lognormal(2000, seed=2)
-    outcome = judge(latency(base), latency(current), "latency.p50:5%")
+    outcome = judge(latency(base), latency(current), "latency.p50:5%", separate_runs=separate_runs)
     assert outcome.verdict == "regression"
     assert outcome.change == pytest.approx(0.2, abs=0.04)
     assert outcome.change_ci is not None
     low, high = outcome.change_ci
     assert low < outcome.change < high and low > 0.05
-    assert outcome.p_adjusted is not None and outcome.p_adjusted < 1e-6
+    # 10 blocks against 10, all apart: the exact one-sided p is 1 / C(20, 10).
+    smallest = 1 / math.comb(20, 10) if separate_runs else 1e-12
+    assert outcome.p_adjusted is not None and outcome.p_adjusted <= smallest * 1.0001
+
+
+def test_drift_within_a_run_is_not_mistaken_for_a_regression():
+    # Each run drifts slowly by +-10% (another job comes and goes); B sits 7% above A. Call
+    # by call that is overwhelmingly "significant"; block by block it is not provable.
+    n = 4000
+    drift = 1 + 0.10 * np.sin(np.linspace(0, 2 * np.pi, n))
+    base = drift * lognormal(n, seed=1, sigma=0.02)
+    current = 1.07 * np.roll(drift, n // 3) * lognormal(n, seed=2, sigma=0.02)
+    by_calls = judge(latency(base), latency(current), "latency.p50:5%", separate_runs=False)
+    by_runs = judge(latency(base), latency(current), "latency.p50:5%", separate_runs=True)
+    assert by_calls.verdict == "regression"
+    assert by_runs.verdict == "inconclusive"
+    assert by_runs.test.endswith("blocks per run")
+
+
+def test_runs_too_short_to_cut_into_blocks_are_inconclusive():
+    base, current = lognormal(40, seed=1), 2.0 * lognormal(40, seed=2)
+    outcome = judge(latency(base), latency(current), "latency.p50:5%")
+    assert outcome.verdict == "inconclusive"
+    assert "blocks" in outcome.reason and "--budget" in outcome.reason
 
 
 def test_a_20_percent_speedup_is_an_improvement():
@@ -60,7 +89,7 @@ def test_a_20_percent_speedup_is_an_improvement():
 
 def test_ten_samples_are_inconclusive_even_for_a_large_change():
     base, current = lognormal(10, seed=1), 2.0 * lognormal(10, seed=2)
-    outcome = judge(latency(base), latency(current), "latency.p50:5%")
+    outcome = judge(latency(base), latency(current), "latency.p50:5%", separate_runs=False)
     assert outcome.verdict == "inconclusive"
     assert str(MIN_SAMPLES) in outcome.reason
 
@@ -75,7 +104,7 @@ def test_a_significant_change_within_the_threshold_passes():
 def test_a_change_beyond_the_threshold_without_significance_is_inconclusive():
     # 25 noisy calls a side, 10% apart: past the 5% threshold, but not provably so.
     base, current = lognormal(25, seed=1, sigma=0.5), 1.1 * lognormal(25, seed=2, sigma=0.5)
-    outcome = judge(latency(base), latency(current), "latency.p50:5%")
+    outcome = judge(latency(base), latency(current), "latency.p50:5%", separate_runs=False)
     change = outcome.change
     assert change is not None and change > 0.05
     assert outcome.verdict == "inconclusive"
@@ -113,9 +142,12 @@ def test_a_tail_only_change_is_caught_by_the_p99_permutation_test():
     current[tail] *= 2.0  # the slowest 3% of calls take twice as long; the median stays
     assert mann_whitney(base, current, "greater").p_value > 0.1
     assert quantile_permutation_test(base, current, 0.99, "greater").p_value < 0.01
-    median = judge(latency(base), latency(current), "latency.p50:5%")
+    median = judge(latency(base), latency(current), "latency.p50:5%", separate_runs=False)
     p99 = judge(
-        latency(base, 0.99, "latency.p99"), latency(current, 0.99, "latency.p99"), "latency.p99:5%"
+        latency(base, 0.99, "latency.p99"),
+        latency(current, 0.99, "latency.p99"),
+        "latency.p99:5%",
+        separate_runs=False,
     )
     assert median.verdict == "pass"
     assert p99.verdict == "regression"
