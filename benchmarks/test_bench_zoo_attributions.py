@@ -35,6 +35,7 @@ from harness.explain.plan import (
     plan_methods,
 )
 from harness.explain.setup import Setup, prepare
+from harness.explain.stage import attribution_request
 from harness.explain.timing import Clock
 from harness.inputs import resolve_inputs
 from harness.intake import load_model, summarize_model
@@ -105,32 +106,10 @@ class _Setups:
 
 
 def _request(setup: Setup, cls: type[Explainer]) -> tuple[AttributionRequest, str]:
-    """The stage's request for ``cls`` (``harness.explain.stage``), and the backend's name."""
+    """The stage's request for ``cls``, and the backend's name."""
     backend = setup.backends.gradients if cls.needs_gradients else setup.backends.reference
     assert backend is not None  # plan_methods skipped gradient methods without one
-    inputs = setup.inputs
-    if cls.needs_gradients:  # as the stage does: float side inputs carry gradients too
-        inputs = (inputs[0], *(_differentiable(t) for t in inputs[1:]))
-    blocks = not cls.needs_gradients and setup.subject.modality == "image"
-    request = AttributionRequest(
-        forward=setup.wrap(backend.forward),
-        inputs=inputs,
-        target=setup.target.target,
-        baseline=setup.baseline.tensor,
-        modality=setup.subject.modality,
-        seed=setup.context.config.seed,
-        internal_batch_size=setup.batch.internal_batch_size,
-        perturbations_per_eval=setup.batch.perturbations_per_eval,
-        layer=backend.layer,
-        feature_mask=setup.scoring.feature_mask if blocks else None,
-    )
-    return request, backend.name
-
-
-def _differentiable(tensor: torch.Tensor) -> torch.Tensor:
-    if not tensor.is_floating_point():
-        return tensor
-    return tensor.detach().clone().requires_grad_(True)
+    return attribution_request(setup, cls, backend), backend.name
 
 
 @pytest.fixture(scope="module")

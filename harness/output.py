@@ -16,10 +16,30 @@ from pathlib import Path
 
 from harness.core.errors import OutputExistsError, UsageError
 
-__all__ = ["REPORT_FILE", "RESULT_FILE", "check_output_dir", "staged_output_dir"]
+__all__ = [
+    "REPORT_FILE",
+    "RESULT_FILE",
+    "check_output_dir",
+    "staged_output_dir",
+    "write_html_file",
+]
 
 RESULT_FILE = "result.json"
 REPORT_FILE = "report.html"
+
+
+def write_html_file(target: Path, html: str, inputs: tuple[Path, ...] = ()) -> None:
+    """Write one page (``-o`` of ``report`` and ``compare``) atomically: never onto a
+    folder, into a missing folder, or over one of the INPUTS it was made from."""
+    from harness.core.files import write_bytes_atomic
+
+    if target.is_dir():
+        raise UsageError(f"-o '{target}' is a folder; name the .html file to write")
+    if not target.parent.is_dir():
+        raise UsageError(f"folder '{target.parent}' does not exist; create it or choose another -o")
+    if any(target.resolve() == path.resolve() for path in inputs):
+        raise UsageError(f"-o '{target}' is one of the results it reads; choose another -o")
+    write_bytes_atomic(target, html.encode("utf-8"))
 
 
 def check_output_dir(out: Path, force: bool) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from harness.core.attention import AttentionSection
@@ -192,6 +193,23 @@ class AuditResult:
                 "re-run the audit to regenerate it"
             ) from exc
         return result
+
+    @classmethod
+    def read(cls, path: Path, label: str = "result") -> AuditResult:
+        """The result.json at PATH; a missing, unreadable, corrupt or too new file is a
+        one-line ``ResultFormatError`` naming LABEL ("BASE", "A", ...) and PATH."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ResultFormatError(
+                f"{label} '{path}' does not exist; pass the result.json an audit wrote"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ResultFormatError(f"cannot read {label} '{path}': {exc}") from exc
+        try:
+            return cls.from_json(text)
+        except ResultFormatError as exc:
+            raise ResultFormatError(f"{label} '{path}': {exc}") from exc
 
     @classmethod
     def from_json(cls, text: str) -> AuditResult:

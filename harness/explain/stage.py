@@ -45,7 +45,7 @@ from harness.explain.scoring import finite, score, skipped
 from harness.explain.setup import Setup, prepare
 from harness.explain.timing import Clock, steps_that_fit
 
-__all__ = ["explanations_stage"]
+__all__ = ["attribution_request", "explanations_stage"]
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def _method(
     backend = setup.backends.gradients if cls.needs_gradients else setup.backends.reference
     assert backend is not None  # plan_methods skipped the gradient methods without one
     explainer = cls(**_budget_parameters(cls, setup))
-    request = _request(setup, cls, backend)
+    request = attribution_request(setup, cls, backend)
     try:
         output, halvings = _attribute(explainer, request)
     except MethodNotApplicableError as exc:
@@ -184,7 +184,9 @@ def _budget_parameters(cls: type[Explainer], setup: Setup) -> dict[str, int]:
     return {"n_steps": setup.budget.n_steps} if "n_steps" in cls.DEFAULTS else {}
 
 
-def _request(setup: Setup, cls: type[Explainer], backend: Backend) -> AttributionRequest:
+def attribution_request(setup: Setup, cls: type[Explainer], backend: Backend) -> AttributionRequest:
+    """What the stage hands CLS for the audit's samples on BACKEND (the benchmarks time the
+    same request)."""
     inputs = setup.inputs
     if cls.needs_gradients:
         # Hooks on a branch fed only by another float input (DeepLift, GuidedBackprop) need

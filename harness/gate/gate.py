@@ -30,7 +30,7 @@ from harness.core.comparison import (
     parse_check,
 )
 from harness.core.environment_diff import EnvDifference, environment_differences
-from harness.core.errors import ExitCode, ResultFormatError, UsageError
+from harness.core.errors import ExitCode, UsageError
 from harness.core.headline import Metric, available_runs, headline_metrics
 from harness.core.result import AuditResult
 from harness.gate.checks import (
@@ -163,7 +163,8 @@ def _sides(
     if request.ab:
         specs = specs_for(request.current.stem)
         return specs, _measure_ab(request, specs, progress)
-    base, current = _load(request.base, "BASE"), _load(request.current, "CURRENT")
+    base = AuditResult.read(request.base, "BASE")
+    current = AuditResult.read(request.current, "CURRENT")
     specs = specs_for(current.model.name)
     return specs, _compare_results(request, specs, base, current)
 
@@ -255,22 +256,6 @@ def _decide(
     return tuple(
         replace(outcome, check=check) for outcome, check in zip(outcomes, checks, strict=True)
     )
-
-
-def _load(path: Path, label: str) -> AuditResult:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(
-            f"{label} '{path}' does not exist; pass a result.json an audit wrote "
-            "(or --ab with two .onnx files)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultFormatError(f"cannot read {label} '{path}': {exc}") from exc
-    try:
-        return AuditResult.from_json(text)
-    except ResultFormatError as exc:
-        raise ResultFormatError(f"{label} '{path}': {exc}") from exc
 
 
 def _spec_run(spec: CheckSpec) -> str | None:

@@ -75,7 +75,7 @@ def test_bad_output_exits_2(audited: Path, tmp_path: Path, capsys) -> None:
     cases = [
         (tmp_path / "nowhere" / "d.html", "does not exist"),
         (tmp_path, "is a folder"),
-        (b, "is one of the results being compared"),
+        (b, "is one of the results it reads"),
     ]
     for target, needle in cases:
         assert main(["compare", str(audited), str(b), "-o", str(target)]) == 2

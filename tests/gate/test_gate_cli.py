@@ -127,7 +127,7 @@ def test_an_unknown_metric_error_lists_available_names(audited, capsys):
 
 def test_missing_and_corrupt_results_exit_2(audited, tmp_path, capsys):
     assert gate(audited, tmp_path / "nope.json") == 2
-    assert "UsageError: CURRENT" in capsys.readouterr().err
+    assert "ResultFormatError: CURRENT" in capsys.readouterr().err
     corrupt = tmp_path / "corrupt.json"
     corrupt.write_text("{ not json")
     assert gate(corrupt, audited) == 2
