@@ -26,7 +26,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from harness.core.errors import UsageError
@@ -76,10 +76,14 @@ class Check:
     threshold: float  # >= 0; a fraction of the base when ``relative``
     relative: bool
     run: str | None = None  # "torch", "onnxruntime/cuda": the backend run; None: the first
+    # Written with a minus ("throughput.max:-5%") and shown the same way; not part of what
+    # the check means, so not of its equality.
+    falling: bool = field(default=False, compare=False)
 
     @property
     def text(self) -> str:
         amount = f"{self.threshold * 100:g}%" if self.relative else f"{self.threshold:g}"
+        amount = f"-{amount}" if self.falling else amount
         suffix = f"@{self.run}" if self.run else ""
         return f"{self.metric}{suffix}:{amount}"
 
@@ -160,7 +164,7 @@ def parse_check(text: str, lower_is_better: Mapping[str, bool] | None = None) ->
             f"check {text!r}: {metric} gets worse as it rises; give a positive threshold "
             "(a threshold is how far the metric may move the bad way)"
         )
-    return Check(metric, abs(value) / (100 if relative else 1), relative, run or None)
+    return Check(metric, abs(value) / (100 if relative else 1), relative, run or None, value < 0)
 
 
 def expand_checks(checks: Iterable[Check], names: Iterable[str]) -> tuple[Check, ...]:
