@@ -188,7 +188,13 @@ def _compare_results(
     chosen = (_run_of(base, request.run), _run_of(current, request.run))
     if None not in chosen and chosen[0] != chosen[1]:
         environment += (EnvDifference("backend run", str(chosen[0]), str(chosen[1])),)
-    return _Sides(metrics, environment, f"{request.current} against {request.base}")
+    # Said on every file-mode table: the gate cannot see how far the machine moved between
+    # the two audits (README, "How often it is wrong"), only --ab can cancel it.
+    compared = (
+        f"{request.current} against {request.base} (two separate runs: drift between them "
+        "is not in their samples; --ab times both models together)"
+    )
+    return _Sides(metrics, environment, compared)
 
 
 def _measure_ab(
