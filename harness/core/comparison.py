@@ -18,7 +18,7 @@ A check names a headline metric (``harness.core.headline``) and a threshold. Its
   of ``MIN_BLOCK_CALLS`` calls, or an insufficiently sampled percentile).
   Never reported as pass or fail.
 - ``pass``: within the threshold (a significant but small change is still a pass).
-- ``missing``: one of the results does not hold the metric.
+- ``missing``: one of the results does not hold the metric, or neither computed it.
 """
 
 from __future__ import annotations
@@ -214,6 +214,10 @@ def _judge(
         where = "base" if base is None else "current"
         return _outcome(check, None, None, "missing", f"the {where} result has no {check.metric}")
     unit, lower = current.unit, current.lower_is_better
+    if base.value is None and current.value is None and not (base.note or current.note):
+        # Undefined for this model on both sides (completeness of a method without a
+        # baseline, say): nothing to judge, and nothing that should hold up a build.
+        return _outcome(check, base, current, "missing", f"{check.metric} is not computed")
     if base.value is None or current.value is None:
         note = base.note if base.value is None else current.note
         return _outcome(

@@ -158,9 +158,11 @@ def _explanation_metrics(section: ExplanationsSection) -> list[Metric]:
 
 def _method_metrics(method: MethodResult) -> list[Metric]:
     prefix = f"explanations.{method.name}"
+    # The scorecard's "mprt" is the sanity check's final correlation: one name for it.
+    scores = [s for s in method.metrics if not (s.name == "mprt" and method.sanity)]
     metrics = [
         Metric(f"{prefix}.{score.name}", score.value, "", not score.higher_is_better, "point")
-        for score in method.metrics
+        for score in scores
     ]
     if method.ground_truth is not None:
         metrics.append(

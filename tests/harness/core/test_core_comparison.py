@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,8 @@ from harness.core.comparison import (
     parse_check,
 )
 from harness.core.errors import UsageError
-from harness.core.headline import Metric
+from harness.core.headline import Metric, headline_metrics
+from harness.core.result import AuditResult
 from harness.core.stats import MIN_SAMPLES, holm, mann_whitney, quantile_permutation_test
 
 
@@ -232,3 +234,30 @@ def test_gate_defaults_use_the_thresholds_compare_uses() -> None:
     for text in DEFAULT_CHECKS:
         check = parse_check(text)
         assert default_threshold(check.metric) == check
+
+
+def test_a_score_neither_result_computed_is_missing_not_inconclusive():
+    # Completeness of a method without a baseline is undefined on both sides: nothing to
+    # judge, and no reason to hold up a build (inconclusive would exit 4).
+    undefined = Metric("explanations.saliency.completeness", None, "", True, "point")
+    (outcome,) = decide(
+        {undefined.name: undefined},
+        {undefined.name: undefined},
+        [parse_check("explanations.saliency.completeness:0.1")],
+    )
+    assert outcome.verdict == "missing"
+    thin = Metric("latency.p99", None, "ms", True, "samples", (1.0,) * 30, 0.99, note="thin")
+    (outcome,) = decide({thin.name: thin}, {thin.name: thin}, [parse_check("latency.p99:10%")])
+    assert outcome.verdict == "inconclusive" and outcome.reason == "thin"
+
+
+def test_headline_names_the_sanity_correlation_once():
+    golden = Path(__file__).parents[2] / "reports" / "golden" / "v1_cnn_digits.json"
+    result = AuditResult.from_json(golden.read_text())
+    names = headline_metrics(result)
+    checked = [m for m in result.explanations.methods if m.sanity is not None]
+    assert checked
+    for method in checked:
+        sanity = names[f"explanations.{method.name}.sanity"]
+        assert sanity.value == method.sanity.final_correlation
+        assert f"explanations.{method.name}.mprt" not in names
