@@ -126,3 +126,13 @@ def test_without_checks_the_defaults_both_results_hold_are_used():
         (), DIRECTIONS, base_names=base_only, current_names=["latency.p50", "latency.p90"]
     )
     assert [c.metric for c in checks] == ["latency.p50"]
+
+
+def test_the_documented_example_policy_loads_and_overrides_per_model():
+    example = Path(__file__).parents[2] / "docs" / "gate-policy.toml"
+    policy = load_policy(example)
+    texts = {spec.text for spec in policy.specs_for("cnn_digits")}
+    # The model's own entry comes after the defaults, so it wins when the checks are built.
+    assert {"latency.p50:10%", "latency.p50:15%"} <= texts
+    checks = {c.metric: c for c in build(policy.specs_for("cnn_digits"))}
+    assert checks["latency.p50"].threshold == pytest.approx(0.15)
