@@ -12,7 +12,6 @@ Everything here is a pure function of the two results; ``render_comparison`` is 
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -28,6 +27,7 @@ from harness.core.comparison import (
     Verdict,
     decide,
     default_threshold,
+    format_change,
 )
 from harness.core.efficiency import BackendRun
 from harness.core.environment_diff import EnvDifference, environment_differences
@@ -187,17 +187,11 @@ def ci_text(metric: Metric) -> str | None:
     return f"[{fmt.sig4(metric.ci[0])}, {fmt.sig4(metric.ci[1])}]"
 
 
-def _amount(change: float, relative: bool) -> str:
-    if math.isinf(change):
-        return "+∞" if change > 0 else "−∞"
-    return f"{change * 100:+.1f}%" if relative else f"{change:+.4g}"
-
-
 def change_text(outcome: CheckOutcome) -> str:
     """``+3.2%`` (a relative check) or ``+0.012`` (an absolute one); ``—`` when unknown."""
     if outcome.change is None:
         return fmt.MISSING
-    return _amount(outcome.change, outcome.check.relative)
+    return format_change(outcome.change, outcome.check.relative)
 
 
 def change_ci_text(outcome: CheckOutcome) -> str | None:
@@ -206,7 +200,7 @@ def change_ci_text(outcome: CheckOutcome) -> str | None:
         return None
     low, high = outcome.change_ci
     relative = outcome.check.relative
-    return f"[{_amount(low, relative)}, {_amount(high, relative)}]"
+    return f"[{format_change(low, relative)}, {format_change(high, relative)}]"
 
 
 def _family(name: str) -> str:

@@ -52,6 +52,7 @@ __all__ = [
     "decide",
     "default_threshold",
     "expand_checks",
+    "format_change",
     "parse_check",
 ]
 
@@ -326,8 +327,16 @@ def _verdict(beyond: str | None, significant: bool) -> Verdict:
     return "improvement" if significant else "pass"
 
 
+def format_change(change: float, relative: bool) -> str:
+    """A change as the gate, compare and every verdict's reason write it: ``+3.2%`` for a
+    relative check, ``+0.012`` for an absolute one, ``+∞`` from a base of zero."""
+    if math.isinf(change):
+        return "+∞" if change > 0 else "−∞"
+    return f"{change * 100:+.1f}%" if relative else f"{change:+.4g}"
+
+
 def _reason(check: Check, change: float, beyond: str | None, not_significant: str | None) -> str:
-    amount = f"{change * 100:+.1f}%" if check.relative else f"{change:+.4g}"
+    amount = format_change(change, check.relative)
     limit = f"{check.threshold * 100:g}%" if check.relative else f"{check.threshold:g}"
     if beyond is None:
         return f"{amount}, within {limit}"

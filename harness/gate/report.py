@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.core.comparison import CheckOutcome
+from harness.core.comparison import CheckOutcome, format_change
 from harness.core.errors import UsageError
 from harness.core.files import write_bytes_atomic
 from harness.gate.gate import GateResult
@@ -194,10 +194,8 @@ def _change(outcome: CheckOutcome) -> str:
     change = outcome.change
     if change is None:
         return "-"
-    if not outcome.check.relative:
-        return f"{change:+.4g}"
-    text = f"{change * 100:+.1f}%"
-    if outcome.change_ci is not None:
+    text = format_change(change, outcome.check.relative)
+    if outcome.check.relative and outcome.change_ci is not None:
         low, high = outcome.change_ci
         text += f" [{low * 100:+.1f}, {high * 100:+.1f}]"
     return text

@@ -15,6 +15,7 @@ from harness.core.comparison import (
     decide,
     default_threshold,
     expand_checks,
+    format_change,
     parse_check,
 )
 from harness.core.errors import UsageError
@@ -261,3 +262,11 @@ def test_headline_names_the_sanity_correlation_once():
         sanity = names[f"explanations.{method.name}.sanity"]
         assert sanity.value == method.sanity.final_correlation
         assert f"explanations.{method.name}.mprt" not in names
+
+
+def test_changes_are_written_one_way_everywhere():
+    assert format_change(0.032, relative=True) == "+3.2%"
+    assert format_change(-0.012, relative=False) == "-0.012"
+    assert format_change(math.inf, relative=True) == "+∞"  # from a base of zero
+    outcome = judge(latency(np.full(80, 2.0)), latency(np.full(80, 3.0)), "latency.p50:5%")
+    assert outcome.reason.startswith(format_change(0.5, relative=True))
