@@ -8,8 +8,10 @@ and Holm's step-down correction when several checks are decided together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -20,6 +22,8 @@ __all__ = [
     "SampleTest",
     "block_ratio_ci",
     "block_statistics",
+    "bootstrap_percentiles",
+    "bootstrap_replicates",
     "holm",
     "mann_whitney",
     "quantile_permutation_test",
@@ -110,39 +114,14 @@ def ratio_ci(
     a, b = _as_samples(current), _as_samples(base)
     rng = np.random.default_rng(seed)
     if q is None:
-        top = _bootstrap_means(a, resamples, rng)
-        bottom = _bootstrap_means(b, resamples, rng)
+        top = bootstrap_replicates(a, np.mean, resamples, rng)
+        bottom = bootstrap_replicates(b, np.mean, resamples, rng)
     else:
-        top = _bootstrap_quantiles(a, q, resamples, rng)
-        bottom = _bootstrap_quantiles(b, q, resamples, rng)
+        top = bootstrap_percentiles(np.sort(a), q * 100, resamples, rng)
+        bottom = bootstrap_percentiles(np.sort(b), q * 100, resamples, rng)
     ratios = top / bottom
     low, high = np.quantile(ratios, [0.025, 0.975])
     return float(low), float(high)
-
-
-def _bootstrap_quantiles(
-    samples: np.ndarray, q: float, resamples: int, rng: np.random.Generator
-) -> np.ndarray:
-    # The k-th order statistic of a resample of n draws from the empirical distribution is
-    # F_n^-1(U_(k)), where U_(k) ~ Beta(k+1, n-k) is the k-th of n uniforms: drawing U
-    # directly is exact and costs O(resamples) instead of O(resamples x n).
-    ordered = np.sort(samples)
-    n = ordered.size
-    k = min(n - 1, max(0, int(np.floor(q * (n - 1)))))
-    uniforms = rng.beta(k + 1, n - k, size=resamples)
-    positions = np.clip(np.ceil(uniforms * n).astype(int) - 1, 0, n - 1)
-    return ordered[positions]
-
-
-def _bootstrap_means(samples: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    # Resample in chunks so long runs (tens of thousands of calls) stay within memory.
-    means = np.empty(resamples)
-    chunk = max(1, 4_000_000 // samples.size)
-    for start in range(0, resamples, chunk):
-        rows = min(chunk, resamples - start)
-        picks = rng.integers(0, samples.size, size=(rows, samples.size))
-        means[start : start + rows] = samples[picks].mean(axis=1)
-    return means
 
 
 def block_statistics(samples: ArrayLike, blocks: int, q: float | None) -> np.ndarray:
@@ -164,10 +143,53 @@ def block_ratio_ci(
     whole blocks."""
     a, b = _as_samples(current_blocks), _as_samples(base_blocks)
     rng = np.random.default_rng(seed)
-    top = np.median(a[rng.integers(0, a.size, (resamples, a.size))], axis=1)
-    bottom = np.median(b[rng.integers(0, b.size, (resamples, b.size))], axis=1)
+    top = bootstrap_replicates(a, np.median, resamples, rng)
+    bottom = bootstrap_replicates(b, np.median, resamples, rng)
     low, high = np.quantile(top / bottom, [0.025, 0.975])
     return float(low), float(high)
+
+
+def bootstrap_replicates(
+    data: np.ndarray,
+    statistic: Callable[..., Any],
+    resamples: int,
+    rng: np.random.Generator,
+    *,
+    max_values: int = 5_000_000,
+) -> np.ndarray:
+    """``resamples`` bootstrap replicates of ``statistic(resample_matrix, axis=1)``, the
+    resamples drawn in chunks of at most ``max_values`` values so memory stays bounded."""
+    rows = max(1, max_values // data.size)
+    values = []
+    for start in range(0, resamples, rows):
+        index = rng.integers(0, data.size, size=(min(rows, resamples - start), data.size))
+        values.append(np.asarray(statistic(data[index], axis=1), dtype=np.float64))
+    return np.concatenate(values)
+
+
+def bootstrap_percentiles(
+    sorted_data: np.ndarray, q_percent: float, resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``resamples`` bootstrap replicates of the ``q_percent`` percentile, each in O(1).
+
+    A resample is n uniform indices into the sorted data, and its k-th smallest value is
+    ``sorted_data[floor(n * U_(k))]``, where U_(k), the k-th smallest of n uniforms, is
+    Beta(k, n - k + 1). The percentile interpolates between 0-based ranks j and j + 1, so
+    only U_(j+1) and U_(j+2) are drawn: the second as U_(j+1) + (1 - U_(j+1)) * B with
+    B ~ Beta(1, n - j - 1), the least of the n - j - 1 uniforms above U_(j+1). The
+    replicates have exactly the distribution that resampling whole arrays gives.
+    """
+    n = sorted_data.size
+    position = (n - 1) * q_percent / 100.0
+    j = math.floor(position)
+    fraction = position - j
+    lower = rng.beta(j + 1, n - j, size=resamples)
+    values = sorted_data[np.minimum((n * lower).astype(np.int64), n - 1)]
+    if fraction == 0 or j + 1 >= n:
+        return values
+    upper = lower + (1.0 - lower) * rng.beta(1, n - j - 1, size=resamples)
+    above = sorted_data[np.minimum((n * upper).astype(np.int64), n - 1)]
+    return values + fraction * (above - values)
 
 
 def holm(p_values: Sequence[float]) -> tuple[float, ...]:

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from harness.core.efficiency import Estimate, LatencyStats
+from harness.core.stats import bootstrap_percentiles, bootstrap_replicates
 
 __all__ = [
     "CONFIDENCE",
@@ -78,12 +79,8 @@ def bootstrap_ci(
             f"need resamples >= 1 and 0 < confidence < 1, got {resamples}, {confidence}"
         )
     rng = np.random.default_rng(seed)
-    rows = max(1, _MAX_RESAMPLED_VALUES // data.size)
-    values = []
-    for start in range(0, resamples, rows):
-        index = rng.integers(0, data.size, size=(min(rows, resamples - start), data.size))
-        values.append(np.asarray(statistic(data[index], axis=1), dtype=np.float64))
-    return _central_interval(np.concatenate(values), confidence)
+    values = bootstrap_replicates(data, statistic, resamples, rng, max_values=_MAX_RESAMPLED_VALUES)
+    return _central_interval(values, confidence)
 
 
 def estimate_percentile(
@@ -100,7 +97,7 @@ def estimate_percentile(
     q = float(name[1:])
     # Order-statistic draws: the same distribution as resampling whole arrays, in O(1)
     # per replicate, so 200,000 samples cost what 200 do.
-    draws = _bootstrap_percentiles(np.sort(data), q, resamples, np.random.default_rng(seed))
+    draws = bootstrap_percentiles(np.sort(data), q, resamples, np.random.default_rng(seed))
     low, high = _central_interval(draws, CONFIDENCE)
     return Estimate(percentile(data, q), low, high, insufficient=False, min_samples=need)
 
@@ -112,13 +109,13 @@ def median_ci_relative_width(
     stopping rule. ``inf`` below ``MIN_SAMPLES["p50"]`` samples (nothing to bound yet).
 
     Fast enough to call after every batch of calls (well under a millisecond for 5000
-    samples): each bootstrap median is drawn directly (see ``_bootstrap_percentiles``)
-    instead of by resampling whole arrays.
+    samples): each bootstrap median is drawn directly (see
+    ``harness.core.stats.bootstrap_percentiles``) instead of by resampling whole arrays.
     """
     data = np.sort(_as_array(samples))
     if data.size < MIN_SAMPLES["p50"]:
         return math.inf
-    draws = _bootstrap_percentiles(data, 50.0, resamples, np.random.default_rng(seed))
+    draws = bootstrap_percentiles(data, 50.0, resamples, np.random.default_rng(seed))
     low, high = _central_interval(draws, confidence)
     median = float(np.median(data))
     if median == 0:
@@ -234,28 +231,3 @@ def _central_interval(values: np.ndarray, confidence: float) -> tuple[float, flo
     tail = 50.0 * (1.0 - confidence)
     low, high = np.percentile(values, [tail, 100.0 - tail])
     return float(low), float(high)
-
-
-def _bootstrap_percentiles(
-    sorted_data: np.ndarray, q_percent: float, resamples: int, rng: np.random.Generator
-) -> np.ndarray:
-    """``resamples`` bootstrap replicates of the ``q_percent`` percentile, each in O(1).
-
-    A resample is n uniform indices into the sorted data, and its k-th smallest value is
-    ``sorted_data[floor(n * U_(k))]``, where U_(k), the k-th smallest of n uniforms, is
-    Beta(k, n - k + 1). The percentile interpolates between 0-based ranks j and j + 1, so
-    only U_(j+1) and U_(j+2) are drawn: the second as U_(j+1) + (1 - U_(j+1)) * B with
-    B ~ Beta(1, n - j - 1), the least of the n - j - 1 uniforms above U_(j+1). The
-    replicates have exactly the distribution that resampling whole arrays gives.
-    """
-    n = sorted_data.size
-    position = (n - 1) * q_percent / 100.0
-    j = math.floor(position)
-    fraction = position - j
-    lower = rng.beta(j + 1, n - j, size=resamples)
-    values = sorted_data[np.minimum((n * lower).astype(np.int64), n - 1)]
-    if fraction == 0 or j + 1 >= n:
-        return values
-    upper = lower + (1.0 - lower) * rng.beta(1, n - j - 1, size=resamples)
-    above = sorted_data[np.minimum((n * upper).astype(np.int64), n - 1)]
-    return values + fraction * (above - values)
