@@ -49,6 +49,7 @@ __all__ = [
     "findings_from_file",
     "parse_dims",
     "parse_value",
+    "read_toml",
     "resolve_config",
 ]
 
@@ -241,24 +242,26 @@ def settings_from_flags(
 
 def _load_table(config_file: Path | None, cwd: Path) -> tuple[dict[str, Any] | None, Path | None]:
     if config_file is not None:
-        table = _read_toml(config_file)
+        table = read_toml(config_file)
         # A dedicated file may hold the settings at top level or under [tool.harness].
         return table.get("tool", {}).get("harness", table), config_file
     pyproject = find_pyproject(cwd)
     if pyproject is None:
         return None, None
-    table = _read_toml(pyproject).get("tool", {}).get("harness")
+    table = read_toml(pyproject).get("tool", {}).get("harness")
     return table, pyproject
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, kind: str = "config", flag: str = "--config") -> dict[str, Any]:
+    """The TOML table at PATH (a KIND file named by FLAG); a missing or malformed file is a
+    one-line ``UsageError`` naming both."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError as exc:
-        raise UsageError(f"config file '{path}' does not exist; check --config") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"config file '{path}' is not valid TOML: {exc}") from exc
+        raise UsageError(f"{kind} file '{path}' does not exist; check {flag}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+        raise UsageError(f"{kind} file '{path}' is not valid TOML: {exc}") from exc
 
 
 _KEYS = (

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.core.comparison import DEFAULT_CHECKS, Check, expand_checks, parse_check
+from harness.core.config import read_toml
 from harness.core.errors import UsageError
 
 __all__ = [
@@ -79,13 +79,7 @@ def flag_specs(texts: Iterable[str] | None) -> tuple[CheckSpec, ...]:
 
 def load_policy(path: Path) -> Policy:
     """Read and validate a policy file; every mistake is a one-line ``UsageError``."""
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError as exc:
-        raise UsageError(f"policy file '{path}' does not exist; check --policy") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise UsageError(f"policy file '{path}' is not readable TOML: {exc}") from exc
+    data = read_toml(path, "policy", "--policy")
     where = f"policy '{path}'"
     _refuse_unknown(data, _POLICY_KEYS, where)
     models = data.get("models", {})

@@ -71,7 +71,7 @@ def test_flags_override_the_policy(tmp_path):
         ("alpha = 2\n", "write a number between 0 and 1"),
         ('inconclusive = "maybe"\n', 'write "fail" or "pass"'),
         ("checks = [1, 2]\n", 'must be a table of "metric" = threshold entries'),
-        ('[checks\n"latency.p50" = "5%"\n', "is not readable TOML"),
+        ('[checks\n"latency.p50" = "5%"\n', "is not valid TOML"),
     ],
 )
 def test_a_bad_policy_is_one_line_saying_what_to_write(tmp_path, text, message):
