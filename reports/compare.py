@@ -22,10 +22,9 @@ from markupsafe import Markup
 
 from harness.core.comparison import (
     DEFAULT_ALPHA,
-    Check,
     CheckOutcome,
     Verdict,
-    decide,
+    decide_by_run,
     default_threshold,
     format_change,
 )
@@ -223,38 +222,29 @@ def compare_metrics(base: AuditResult, current: AuditResult) -> tuple[MetricGrou
     """Every headline metric both results hold, judged in ONE ``decide`` at each metric's
     ``default_threshold``: per backend run both measured, then the model's own metrics."""
     scopes: list[str | None] = [*_shared_runs(base, current), None]
-    sides = {scope: (_run_metrics(base, scope), _run_metrics(current, scope)) for scope in scopes}
-    keyed_base: dict[str, Metric] = {}
-    keyed_current: dict[str, Metric] = {}
-    checks: list[Check] = []
-    for scope, (a, b) in sides.items():
-        for name in (n for n in a if n in b):
-            key = name if scope is None else f"{name}@{scope}"
-            keyed_base[key], keyed_current[key] = a[name], b[name]
-            checks.append(replace(default_threshold(name), metric=key))
+    runs_base = {scope: _run_metrics(base, scope) for scope in scopes}
+    runs_current = {scope: _run_metrics(current, scope) for scope in scopes}
+    checks = [
+        replace(default_threshold(name), run=scope)
+        for scope in scopes
+        for name in runs_base[scope]
+        if name in runs_current[scope]
+    ]
     outcomes = {
-        check.metric: o
-        for check, o in zip(checks, decide(keyed_base, keyed_current, checks), strict=True)
+        (o.check.metric, o.check.run): o for o in decide_by_run(runs_base, runs_current, checks)
     }
-    return tuple(_group(scope, a, b, outcomes) for scope, (a, b) in sides.items())
+    return tuple(_group(s, runs_base[s], runs_current[s], outcomes) for s in scopes)
 
 
 def _group(
     scope: str | None,
     base: Mapping[str, Metric],
     current: Mapping[str, Metric],
-    outcomes: Mapping[str, CheckOutcome],
+    outcomes: Mapping[tuple[str, str | None], CheckOutcome],
 ) -> MetricGroup:
     rows: dict[str, list[MetricRow]] = {family: [] for family in FAMILIES}
     for name in (n for n in base if n in current):
-        key = name if scope is None else f"{name}@{scope}"
-        outcome = outcomes[key]
-        # As the gate does: the check and its reason name the metric and its run apart.
-        outcome = replace(
-            outcome,
-            check=replace(outcome.check, metric=name, run=scope),
-            reason=outcome.reason.replace(key, name),
-        )
+        outcome = outcomes[(name, scope)]
         rows[_family(name)].append(
             MetricRow(name, _family(name), base[name], current[name], outcome)
         )

@@ -50,6 +50,7 @@ __all__ = [
     "CheckOutcome",
     "Verdict",
     "decide",
+    "decide_by_run",
     "default_threshold",
     "expand_checks",
     "format_change",
@@ -205,6 +206,38 @@ def decide(
     for index, p_adjusted in zip(tested, adjusted, strict=True):
         outcomes[index] = _settle(drafts[index], p_adjusted, alpha)
     return tuple(outcomes)
+
+
+def decide_by_run(
+    base: Mapping[str | None, Mapping[str, Metric]],
+    current: Mapping[str | None, Mapping[str, Metric]],
+    checks: Sequence[Check],
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    separate_runs: bool = True,
+) -> tuple[CheckOutcome, ...]:
+    """``decide`` over checks on several backend runs at once, as ONE Holm family: each
+    check reads the metrics of its ``run`` (BASE and CURRENT map a run, or None, to that
+    run's metrics by name). The outcomes carry the checks as given."""
+    flat_base: dict[str, Metric] = {}
+    flat_current: dict[str, Metric] = {}
+    keyed = []
+    for check in checks:
+        key = _run_key(check)
+        for flat, side in ((flat_base, base), (flat_current, current)):
+            metric = side.get(check.run, {}).get(check.metric)
+            if metric is not None:
+                flat[key] = metric
+        keyed.append(replace(check, metric=key, run=None))
+    outcomes = decide(flat_base, flat_current, keyed, alpha=alpha, separate_runs=separate_runs)
+    return tuple(
+        replace(outcome, check=check, reason=outcome.reason.replace(_run_key(check), check.metric))
+        for outcome, check in zip(outcomes, checks, strict=True)
+    )
+
+
+def _run_key(check: Check) -> str:
+    return check.metric if check.run is None else f"{check.metric}@{check.run}"
 
 
 def _judge(

@@ -15,7 +15,7 @@ else 4 if any check is inconclusive and inconclusive fails; else 0. Improvements
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,7 +26,7 @@ from harness.core.comparison import (
     Check,
     CheckOutcome,
     Verdict,
-    decide,
+    decide_by_run,
     parse_check,
 )
 from harness.core.environment_diff import EnvDifference, environment_differences
@@ -246,22 +246,11 @@ def _checks(
 def _decide(
     checks: Sequence[Check], sides: _Sides, alpha: float, *, separate_runs: bool
 ) -> tuple[CheckOutcome, ...]:
-    """One ``decide`` over every check, whatever its run, so Holm sees the whole family;
+    """One decision over every check, whatever its run, so Holm sees the whole family;
     two results' samples are separate runs, an A/B measurement's are interleaved calls."""
-    base: dict[str, Metric] = {}
-    current: dict[str, Metric] = {}
-    keyed = []
-    for check in checks:
-        key = check.metric if check.run is None else f"{check.metric}@{check.run}"
-        base_metrics, current_metrics = sides.metrics[check.run]
-        for side, metrics in ((base, base_metrics), (current, current_metrics)):
-            if check.metric in metrics:
-                side[key] = metrics[check.metric]
-        keyed.append(replace(check, metric=key, run=None))
-    outcomes = decide(base, current, keyed, alpha=alpha, separate_runs=separate_runs)
-    return tuple(
-        replace(outcome, check=check) for outcome, check in zip(outcomes, checks, strict=True)
-    )
+    base = {run: pair[0] for run, pair in sides.metrics.items()}
+    current = {run: pair[1] for run, pair in sides.metrics.items()}
+    return decide_by_run(base, current, checks, alpha=alpha, separate_runs=separate_runs)
 
 
 def _spec_run(spec: CheckSpec) -> str | None:

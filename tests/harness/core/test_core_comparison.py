@@ -13,6 +13,7 @@ from harness.core.comparison import (
     DEFAULT_CHECKS,
     Check,
     decide,
+    decide_by_run,
     default_threshold,
     expand_checks,
     format_change,
@@ -270,3 +271,20 @@ def test_changes_are_written_one_way_everywhere():
     assert format_change(math.inf, relative=True) == "+∞"  # from a base of zero
     outcome = judge(latency(np.full(80, 2.0)), latency(np.full(80, 3.0)), "latency.p50:5%")
     assert outcome.reason.startswith(format_change(0.5, relative=True))
+
+
+def test_checks_on_several_runs_are_one_holm_family_and_keep_their_run():
+    base, slower = lognormal(2000, seed=1), 1.2 * lognormal(2000, seed=2)
+    runs_base = {None: {"latency.p50": latency(base)}, "torch": {"latency.p50": latency(base)}}
+    runs_current = {
+        None: {"latency.p50": latency(base)},
+        "torch": {"latency.p50": latency(slower)},
+    }
+    checks = [parse_check("latency.p50:5%"), parse_check("latency.p50@torch:5%")]
+    outcomes = decide_by_run(runs_base, runs_current, checks)
+    assert [o.check for o in outcomes] == checks
+    assert [o.verdict for o in outcomes] == ["pass", "regression"]
+    raw = [o.p_value for o in outcomes]
+    assert tuple(o.p_adjusted for o in outcomes) == pytest.approx(holm(raw))
+    missing = decide_by_run(runs_base, {None: {}}, [checks[1]])[0]
+    assert missing.verdict == "missing" and "@" not in missing.reason
