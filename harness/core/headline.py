@@ -18,14 +18,22 @@ Efficiency metrics come from one backend run. By default the first run of the re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.core.efficiency import BackendRun, EfficiencySection, Estimate, LatencyStats
+from harness.core.efficiency import BackendRun, EfficiencySection, Estimate
 from harness.core.explanations import ExplanationsSection, MethodResult
 from harness.core.result import AuditResult
 
-__all__ = ["Metric", "MetricKind", "available_runs", "headline_metrics", "run_key"]
+__all__ = [
+    "Metric",
+    "MetricKind",
+    "available_runs",
+    "headline_metrics",
+    "latency_metrics",
+    "run_key",
+]
 
 # How a metric's uncertainty is known, and so how a difference in it is judged:
 # "samples": raw per-call samples (a two-sample test); "interval": a 95% CI only (the CIs
@@ -86,13 +94,7 @@ def _pick_run(section: EfficiencySection, wanted: str | None) -> BackendRun | No
 
 def _efficiency_metrics(run: BackendRun) -> list[Metric]:
     latency = run.latency
-    metrics = [
-        _latency_metric(f"latency.{name}", latency.percentiles_ms.get(name), q, latency)
-        for name, q in LATENCY_QUANTILES.items()
-    ]
-    metrics.append(
-        Metric("latency.mean", latency.mean_ms, "ms", True, "samples", latency.samples_ms)
-    )
+    metrics = latency_metrics(latency.samples_ms, latency.percentiles_ms, latency.mean_ms)
     metrics += _throughput_metrics(run)
     metrics += _memory_metrics(run)
     cold = run.cold_start
@@ -104,14 +106,24 @@ def _efficiency_metrics(run: BackendRun) -> list[Metric]:
     return metrics
 
 
-def _latency_metric(
-    name: str, estimate: Estimate | None, q: float, latency: LatencyStats
-) -> Metric:
-    if estimate is None or estimate.insufficient or estimate.value is None:
-        needed = estimate.min_samples if estimate is not None else "more"
-        note = f"insufficiently sampled: {latency.n} calls, needs {needed}"
-        return Metric(name, None, "ms", True, "samples", latency.samples_ms, q, note=note)
-    return Metric(name, estimate.value, "ms", True, "samples", latency.samples_ms, q)
+def latency_metrics(
+    samples_ms: tuple[float, ...], percentiles: Mapping[str, Estimate], mean_ms: float
+) -> list[Metric]:
+    """latency.p50 ... p99 and latency.mean over the raw SAMPLES_MS, from the PERCENTILES
+    estimated on them: an insufficiently sampled percentile has no value, and a note.
+    An audit's run and the gate's A/B measurement both build them here."""
+    metrics = []
+    for name, q in LATENCY_QUANTILES.items():
+        estimate = percentiles.get(name)
+        metric = f"latency.{name}"
+        if estimate is None or estimate.insufficient or estimate.value is None:
+            needed = estimate.min_samples if estimate is not None else "more"
+            note = f"insufficiently sampled: {len(samples_ms)} calls, needs {needed}"
+            metrics.append(Metric(metric, None, "ms", True, "samples", samples_ms, q, note=note))
+        else:
+            metrics.append(Metric(metric, estimate.value, "ms", True, "samples", samples_ms, q))
+    metrics.append(Metric("latency.mean", mean_ms, "ms", True, "samples", samples_ms))
+    return metrics
 
 
 def _throughput_metrics(run: BackendRun) -> list[Metric]:

@@ -26,10 +26,10 @@ import numpy as np
 
 from harness.core.config import AuditConfig
 from harness.core.errors import UsageError
-from harness.core.headline import LATENCY_QUANTILES, Metric
+from harness.core.headline import LATENCY_QUANTILES, Metric, latency_metrics
 from harness.core.model import LoadedModel, TensorSpec
 
-__all__ = ["AB_BUDGETS", "ABBudget", "ABMeasurement", "latency_metrics", "measure_ab"]
+__all__ = ["AB_BUDGETS", "ABBudget", "ABMeasurement", "measure_ab", "sample_metrics"]
 
 # progress(step, event, detail), as the audit pipeline reports it.
 Progress = Callable[[str, str, str], None]
@@ -102,8 +102,8 @@ def measure_ab(
     samples = _interleave(calls, ab_budget.rounds, block, np.random.default_rng(seed))
     report("sampling", "done", "ok")
     return ABMeasurement(
-        base=latency_metrics(samples[0]),
-        candidate=latency_metrics(samples[1]),
+        base=sample_metrics(samples[0]),
+        candidate=sample_metrics(samples[1]),
         rounds=ab_budget.rounds,
         calls_per_round=block,
         description=_description(ab_budget, block, seed, settings),
@@ -111,28 +111,14 @@ def measure_ab(
     )
 
 
-def latency_metrics(samples_ms: list[float]) -> dict[str, Metric]:
+def sample_metrics(samples_ms: list[float]) -> dict[str, Metric]:
     """latency.p50/p90/p95/p99/mean of raw samples, as ``headline_metrics`` builds them:
     a percentile below the profiler's minimum sample count has no value, and a note."""
     from harness.profiling.stats import estimate_percentile
 
     data = tuple(samples_ms)
-    metrics: dict[str, Metric] = {}
-    for name, q in LATENCY_QUANTILES.items():
-        estimate = estimate_percentile(data, name)
-        metric_name = f"latency.{name}"
-        if estimate.insufficient or estimate.value is None:
-            note = f"insufficiently sampled: {len(data)} calls, needs {estimate.min_samples}"
-            metrics[metric_name] = Metric(
-                metric_name, None, "ms", True, "samples", data, q, note=note
-            )
-        else:
-            metrics[metric_name] = Metric(
-                metric_name, estimate.value, "ms", True, "samples", data, q
-            )
-    mean = float(np.mean(data))
-    metrics["latency.mean"] = Metric("latency.mean", mean, "ms", True, "samples", data)
-    return metrics
+    percentiles = {name: estimate_percentile(data, name) for name in LATENCY_QUANTILES}
+    return {m.name: m for m in latency_metrics(data, percentiles, float(np.mean(data)))}
 
 
 def _load_onnx(path: Path) -> LoadedModel:

@@ -9,7 +9,7 @@ import pytest
 from benchmarks.gate_error_rates import add_side_work
 from harness.core.comparison import decide, parse_check
 from harness.core.errors import ModelLoadError, UsageError
-from harness.gate.ab import latency_metrics, measure_ab
+from harness.gate.ab import measure_ab, sample_metrics
 from tests import onnx_builders
 
 CNN = Path(__file__).resolve().parents[2] / "models" / "zoo" / "cnn_digits.onnx"
@@ -57,7 +57,7 @@ def test_unknown_budget_is_a_usage_error() -> None:
 
 
 def test_a_percentile_below_its_minimum_samples_has_a_note() -> None:
-    metrics = latency_metrics([1.0 + i / 100 for i in range(100)])
+    metrics = sample_metrics([1.0 + i / 100 for i in range(100)])
     assert metrics["latency.p90"].value is not None
     p99 = metrics["latency.p99"]
     assert p99.value is None and p99.samples and p99.quantile == 0.99
