@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from explainers.methods.base import AttributionRequest, ParameterValue
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["feature_mask_text", "perturbation_record"]
+__all__ = ["feature_mask_text", "masked_perturbation_args", "perturbation_record"]
 
 
 def feature_mask_text(mask: torch.Tensor | None) -> str:
@@ -27,3 +27,15 @@ def perturbation_record(
     if uses_mask:
         record["feature_mask"] = feature_mask_text(request.feature_mask)
     return record
+
+
+def masked_perturbation_args(request: AttributionRequest) -> dict[str, Any]:
+    """The keyword arguments Captum's feature-mask perturbation methods (FeatureAblation,
+    ShapleyValueSampling, KernelShap, Lime) all take from the request."""
+    return {
+        "baselines": request.baseline,
+        "target": request.target,
+        "additional_forward_args": request.additional_forward_args,
+        "feature_mask": request.feature_mask,
+        "perturbations_per_eval": request.perturbations_per_eval,
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from explainers.methods._perturbation import perturbation_record
+from explainers.methods._perturbation import masked_perturbation_args, perturbation_record
 from explainers.methods.base import AttributionRequest, Explainer, ParameterValue, RawAttribution
 
 __all__ = ["FeatureAblationExplainer"]
@@ -21,10 +21,6 @@ class FeatureAblationExplainer(Explainer):
 
         attributions = FeatureAblation(request.forward).attribute(
             request.attributed,
-            baselines=request.baseline,
-            target=request.target,
-            additional_forward_args=request.additional_forward_args,
-            feature_mask=request.feature_mask,
-            perturbations_per_eval=request.perturbations_per_eval,
+            **masked_perturbation_args(request),
         )
         return RawAttribution(attributions, None, perturbation_record(request))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
-from explainers.methods._perturbation import perturbation_record
+from explainers.methods._perturbation import masked_perturbation_args, perturbation_record
 from explainers.methods.base import AttributionRequest, Explainer, ParameterValue, RawAttribution
 
 __all__ = ["KernelShapExplainer"]
@@ -30,12 +30,8 @@ class KernelShapExplainer(Explainer):
             warnings.filterwarnings("ignore", message=".*multiple inputs for Lime")
             attributions = KernelShap(request.forward).attribute(
                 request.attributed,
-                baselines=request.baseline,
-                target=request.target,
-                additional_forward_args=request.additional_forward_args,
-                feature_mask=request.feature_mask,
+                **masked_perturbation_args(request),
                 n_samples=int(self.parameters["n_samples"]),
-                perturbations_per_eval=request.perturbations_per_eval,
             )
         used = {
             "interpretable_model": "linear regression (scikit-learn)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
-from explainers.methods._perturbation import perturbation_record
+from explainers.methods._perturbation import masked_perturbation_args, perturbation_record
 from explainers.methods.base import AttributionRequest, Explainer, ParameterValue, RawAttribution
 
 __all__ = ["LimeExplainer"]
@@ -51,12 +51,8 @@ class LimeExplainer(Explainer):
             warnings.filterwarnings("ignore", message=".*multiple inputs for Lime")
             attributions = lime.attribute(
                 request.attributed,
-                baselines=request.baseline,
-                target=request.target,
-                additional_forward_args=request.additional_forward_args,
-                feature_mask=request.feature_mask,
+                **masked_perturbation_args(request),
                 n_samples=int(self.parameters["n_samples"]),
-                perturbations_per_eval=request.perturbations_per_eval,
             )
         used = {
             "similarity": "exp(-d^2 / (2 kernel_width^2)), d = cosine distance",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from explainers.methods._perturbation import perturbation_record
+from explainers.methods._perturbation import masked_perturbation_args, perturbation_record
 from explainers.methods.base import AttributionRequest, Explainer, ParameterValue, RawAttribution
 
 __all__ = ["ShapleyValueSamplingExplainer"]
@@ -26,11 +26,7 @@ class ShapleyValueSamplingExplainer(Explainer):
 
         attributions = ShapleyValueSampling(request.forward).attribute(
             request.attributed,
-            baselines=request.baseline,
-            target=request.target,
-            additional_forward_args=request.additional_forward_args,
-            feature_mask=request.feature_mask,
+            **masked_perturbation_args(request),
             n_samples=int(self.parameters["n_samples"]),
-            perturbations_per_eval=request.perturbations_per_eval,
         )
         return RawAttribution(attributions, None, perturbation_record(request))
