@@ -10,6 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.core.comparison import DEFAULT_CHECKS
+from tests import onnx_builders
 from tests.gate.conftest import MODEL
 from tests.gate.result_edits import (
     first_latency,
@@ -200,3 +201,23 @@ def test_help_names_every_option_and_the_default_checks(capsys):
     for check in DEFAULT_CHECKS:
         assert check in text
     assert "4 gate: inconclusive" in text
+
+
+def test_a_bad_policy_file_exits_2_with_one_line(audited, tmp_path, capsys):
+    policy = tmp_path / "gate.toml"
+    policy.write_text('[checks\n"latency.p50" = "5%"\n')
+    assert gate(audited, audited, "--policy", policy) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("UsageError: policy file") and "is not valid TOML" in line
+    policy.write_text('[checks]\n"latency.p50" = "five"\n')
+    assert gate(audited, audited, "--policy", policy) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("UsageError: ") and "'five' is not a number" in line
+
+
+def test_ab_with_models_of_other_inputs_exits_2_with_one_line(tmp_path, capsys):
+    other = onnx_builders.two_in_two_out(tmp_path)
+    assert gate(MODEL, other, "--ab", "--budget", "quick", "--quiet") == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("UsageError: ") and "both models must take the same inputs" in line
