@@ -8,7 +8,8 @@ For each mode the gate can compare in:
 
 - ``file``: two separate ``python -m harness audit`` runs (what CI does with a stored
   baseline), judged by ``decide`` on their ``headline_metrics``;
-- ``ab``: both models timed in one process, interleaved (``harness.gate.ab.measure_ab``);
+- ``ab``: both models timed in one process, interleaved
+  (``harness.stages.efficiency.ab.measure_ab``);
 
 it counts the verdicts of the check ``latency.p50:T`` over N trials of:
 
@@ -42,7 +43,7 @@ import numpy as np
 from harness.core.comparison import decide, parse_check
 from harness.core.headline import Metric, headline_metrics
 from harness.core.result import AuditResult
-from harness.gate.ab import measure_ab
+from harness.stages.efficiency.ab import measure_ab
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "zoo" / "cnn_digits.onnx"
@@ -117,9 +118,9 @@ def check_same_outputs(base: Path, variant: Path, atol: float = 1e-5) -> float:
     """The largest output difference of VARIANT from BASE on the audit's inputs; raises
     when it exceeds ATOL."""
     from harness.core.config import AuditConfig
-    from harness.forward import run_forward
-    from harness.inputs import resolve_inputs
-    from harness.intake import load_model
+    from harness.intake.inputs import resolve_inputs
+    from harness.intake.loader import load_model
+    from harness.runtime.forward import run_forward
 
     config = AuditConfig(model=str(base))
     feeds = resolve_inputs(load_model(config), config).arrays

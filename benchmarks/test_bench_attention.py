@@ -17,9 +17,13 @@ import numpy as np
 import onnx
 import pytest
 
-from explainers.attention.capture_onnx import capture_model, create_session, find_softmax_sites
-from models import get_reference
-from models.tasks import load_task
+from harness.explainers.attention.capture_onnx import (
+    capture_model,
+    create_session,
+    find_softmax_sites,
+)
+from harness.models import get_reference
+from harness.models.tasks import load_task
 
 ZOO = get_reference("transformer")
 MAX_CAPTURE_RATIO = 1.5
@@ -65,11 +69,11 @@ def test_capture_overhead_against_the_original(batch: int) -> None:
 
 @pytest.mark.parametrize("budget", ["quick", "standard"])
 def test_bench_attention_stage_cost(benchmark: Any, budget: str) -> None:
-    from harness.attention_stage import attention_stage
-    from harness.context import AuditContext
     from harness.core.config import AuditConfig
-    from harness.inputs import resolve_inputs
-    from harness.intake import load_model, summarize_model
+    from harness.intake.inputs import resolve_inputs
+    from harness.intake.loader import load_model, summarize_model
+    from harness.stages.attention.stage import attention_stage
+    from harness.stages.context import AuditContext
 
     config = AuditConfig(model=str(ZOO.onnx_path), budget=budget, threads=1)
     model = load_model(config)

@@ -23,17 +23,17 @@ import numpy as np
 import pytest
 import torch
 
-from explainers.methods.base import AttributionRequest, Explainer
-from explainers.methods.batching import choose_batch
-from explainers.methods.feature_ablation import FeatureAblationExplainer
-from explainers.methods.feature_masks import default_feature_mask
-from explainers.methods.integrated_gradients import IntegratedGradientsExplainer
-from explainers.methods.occlusion import OcclusionExplainer
-from harness.explain.backends import ModuleForward, SessionForward
-from harness.explain.plan import Subject
-from harness.profiling.memory import current_rss_bytes, watch_peak
-from models import get_reference
-from models.tasks import load_task
+from harness.explainers.methods.base import AttributionRequest, Explainer
+from harness.explainers.methods.batching import choose_batch
+from harness.explainers.methods.feature_ablation import FeatureAblationExplainer
+from harness.explainers.methods.feature_masks import default_feature_mask
+from harness.explainers.methods.integrated_gradients import IntegratedGradientsExplainer
+from harness.explainers.methods.occlusion import OcclusionExplainer
+from harness.models import get_reference
+from harness.models.tasks import load_task
+from harness.stages.efficiency.memory import current_rss_bytes, watch_peak
+from harness.stages.explanations.backends import ModuleForward, SessionForward
+from harness.stages.explanations.plan import Subject
 
 CNN = get_reference("cnn")
 ROUNDS = 5

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from harness.core.config import AuditConfig
-from harness.forward import run_forward
-from harness.inputs import resolve_inputs
-from harness.intake import load_model, summarize_model
+from harness.intake.inputs import resolve_inputs
+from harness.intake.loader import load_model, summarize_model
+from harness.runtime.forward import run_forward
 
 BUNDLED_CNN = Path(__file__).resolve().parents[1] / "models" / "zoo" / "cnn_digits.onnx"
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from harness.core.config import AuditConfig
-from harness.profiling.budget import PROFILE_BUDGETS
-from harness.profiling.ort_backend import OrtSession
-from harness.profiling.sampling import sample_latency
+from harness.stages.efficiency.budget import PROFILE_BUDGETS
+from harness.stages.efficiency.ort_backend import OrtSession
+from harness.stages.efficiency.sampling import sample_latency
 
 BUNDLED_CNN = Path(__file__).resolve().parents[1] / "models" / "zoo" / "cnn_digits.onnx"
 MAX_OVERHEAD_RATIO = 1.02
@@ -62,10 +62,10 @@ def test_harness_overhead_against_a_bare_loop():
 
 @pytest.mark.parametrize("budget", ["quick", "standard", "thorough"])
 def test_bench_efficiency_stage_cost(benchmark, budget):
-    from harness.context import AuditContext
-    from harness.inputs import resolve_inputs
-    from harness.intake import load_model, summarize_model
-    from harness.profiling.stage import efficiency_stage
+    from harness.intake.inputs import resolve_inputs
+    from harness.intake.loader import load_model, summarize_model
+    from harness.stages.context import AuditContext
+    from harness.stages.efficiency.stage import efficiency_stage
 
     config = AuditConfig(model=str(BUNDLED_CNN), budget=budget)
     model = load_model(config)

@@ -7,7 +7,8 @@
              that does not apply to the model is skipped with the reason the audit records
              (``plan_methods``: the registry's capability flags, the twin, the layer)
 
-The request is the one the explanations stage builds (``harness.explain.setup.prepare``):
+The request is the one the explanations stage builds
+(``harness.stages.explanations.setup.prepare``):
 the task's first test sample, its predicted class, the modality's baseline and batching;
 gradient methods run on the ONNX file's PyTorch twin, perturbation methods on its
 onnxruntime session, one thread each. Settings are small (``SMALL``: a few path steps, a
@@ -23,23 +24,23 @@ from typing import Any
 import pytest
 import torch
 
-from explainers.methods.base import AttributionRequest, Explainer
-from explainers.methods.registry import METHODS
-from harness.context import AuditContext
 from harness.core.config import AuditConfig
-from harness.explain.plan import (
+from harness.explainers.methods.base import AttributionRequest, Explainer
+from harness.explainers.methods.registry import METHODS
+from harness.intake.inputs import resolve_inputs
+from harness.intake.loader import load_model, summarize_model
+from harness.models import get_reference
+from harness.stages.context import AuditContext
+from harness.stages.explanations.plan import (
     EXPLAIN_BUDGETS,
     PlannedMethod,
     choose_subject,
     gather_samples,
     plan_methods,
 )
-from harness.explain.setup import Setup, prepare
-from harness.explain.stage import attribution_request
-from harness.explain.timing import Clock
-from harness.inputs import resolve_inputs
-from harness.intake import load_model, summarize_model
-from models import get_reference
+from harness.stages.explanations.setup import Setup, prepare
+from harness.stages.explanations.stage import attribution_request
+from harness.stages.explanations.timing import Clock
 
 MODELS = ("cnn", "transformer")
 SAMPLES = 1

@@ -2,7 +2,7 @@
 
     test_bench_zoo_inference[<model>-<backend>-b<batch>]      e.g. [cnn-onnxruntime-b8]
 
-    model    every ONNX export the zoo's manifest lists (``python -m models list``)
+    model    every ONNX export the zoo's manifest lists (``python -m harness.models list``)
     backend  onnxruntime: the efficiency stage's session (``OrtSession``: CPU, every graph
              optimisation); torch: the ONNX file's PyTorch twin, eager under
              ``inference_mode`` (``TorchModule``), skipped with the conversion's reason
@@ -26,9 +26,9 @@ import pytest
 
 from harness.core.config import AuditConfig
 from harness.core.errors import first_line
-from models import ARTIFACTS_DIR, get_reference
-from models.manifest import read_manifest
-from models.tasks import load_task
+from harness.models import ARTIFACTS_DIR, get_reference
+from harness.models.manifest import read_manifest
+from harness.models.tasks import load_task
 
 ZOO = tuple(sorted(read_manifest(ARTIFACTS_DIR)))
 BACKENDS = ("onnxruntime", "torch")
@@ -67,8 +67,8 @@ class _Runners:
         return self._built[key]
 
     def _build(self, model: str, backend: str) -> Any:
-        from harness.profiling.ort_backend import OrtSession
-        from harness.profiling.torch_backend import TorchModule
+        from harness.stages.efficiency.ort_backend import OrtSession
+        from harness.stages.efficiency.torch_backend import TorchModule
 
         path = get_reference(model).onnx_path
         if backend == "onnxruntime":

@@ -27,7 +27,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.twin_corpus import (
+from harness.testing.twin_corpus import (
     CORPUS,
     EXPORTERS,
     CaseOutcome,

@@ -23,23 +23,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from explainers.methods.base import (
+    from harness.explainers.methods.base import (
         AttributionOutput,
         AttributionRequest,
         Explainer,
         MethodNotApplicableError,
     )
-    from explainers.methods.baselines import Baseline, make_baseline
-    from explainers.methods.batching import BatchPlan, choose_batch, with_oom_halving
-    from explainers.methods.feature_masks import block_feature_mask, default_feature_mask
-    from explainers.methods.registry import (
+    from harness.explainers.methods.baselines import Baseline, make_baseline
+    from harness.explainers.methods.batching import BatchPlan, choose_batch, with_oom_halving
+    from harness.explainers.methods.feature_masks import block_feature_mask, default_feature_mask
+    from harness.explainers.methods.registry import (
         METHODS,
         check_method_names,
         default_methods,
         get_method,
         method_names,
     )
-    from explainers.methods.targets import (
+    from harness.explainers.methods.targets import (
         ReconstructionError,
         Target,
         fixed_class,
@@ -49,28 +49,28 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
-    "AttributionOutput": "explainers.methods.base",
-    "AttributionRequest": "explainers.methods.base",
-    "Explainer": "explainers.methods.base",
-    "MethodNotApplicableError": "explainers.methods.base",
-    "Baseline": "explainers.methods.baselines",
-    "make_baseline": "explainers.methods.baselines",
-    "BatchPlan": "explainers.methods.batching",
-    "choose_batch": "explainers.methods.batching",
-    "with_oom_halving": "explainers.methods.batching",
-    "block_feature_mask": "explainers.methods.feature_masks",
-    "default_feature_mask": "explainers.methods.feature_masks",
-    "METHODS": "explainers.methods.registry",
-    "check_method_names": "explainers.methods.registry",
-    "default_methods": "explainers.methods.registry",
-    "get_method": "explainers.methods.registry",
-    "method_names": "explainers.methods.registry",
-    "ReconstructionError": "explainers.methods.targets",
-    "Target": "explainers.methods.targets",
-    "fixed_class": "explainers.methods.targets",
-    "predicted_class": "explainers.methods.targets",
-    "reconstruction_error": "explainers.methods.targets",
-    "scalar_output": "explainers.methods.targets",
+    "AttributionOutput": "harness.explainers.methods.base",
+    "AttributionRequest": "harness.explainers.methods.base",
+    "Explainer": "harness.explainers.methods.base",
+    "MethodNotApplicableError": "harness.explainers.methods.base",
+    "Baseline": "harness.explainers.methods.baselines",
+    "make_baseline": "harness.explainers.methods.baselines",
+    "BatchPlan": "harness.explainers.methods.batching",
+    "choose_batch": "harness.explainers.methods.batching",
+    "with_oom_halving": "harness.explainers.methods.batching",
+    "block_feature_mask": "harness.explainers.methods.feature_masks",
+    "default_feature_mask": "harness.explainers.methods.feature_masks",
+    "METHODS": "harness.explainers.methods.registry",
+    "check_method_names": "harness.explainers.methods.registry",
+    "default_methods": "harness.explainers.methods.registry",
+    "get_method": "harness.explainers.methods.registry",
+    "method_names": "harness.explainers.methods.registry",
+    "ReconstructionError": "harness.explainers.methods.targets",
+    "Target": "harness.explainers.methods.targets",
+    "fixed_class": "harness.explainers.methods.targets",
+    "predicted_class": "harness.explainers.methods.targets",
+    "reconstruction_error": "harness.explainers.methods.targets",
+    "scalar_output": "harness.explainers.methods.targets",
 }
 
 __all__ = [

@@ -244,7 +244,7 @@ def _add_compare(commands: Any) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from harness.compare_cli import compare
+    from harness.commands.compare import compare
 
     output = Path(args.output) if args.output else None
     written = compare(Path(args.base), Path(args.current), output)
@@ -253,7 +253,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from harness.rerender import rerender
+    from harness.commands.report import rerender
 
     written = rerender(
         Path(args.result),

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 from harness._version import __version__
 from harness.core.config import STAGE_NAMES, AuditConfig
 from harness.core.result import SCHEMA_VERSION, AuditResult, InputsSection, Section
-from harness.dims import DEFAULT_SEQUENCE
+from harness.intake.dims import DEFAULT_SEQUENCE
 from harness.output import REPORT_FILE, RESULT_FILE, check_output_dir, staged_output_dir
 
 if TYPE_CHECKING:
     import numpy as np
 
     from harness.core.model import LoadedModel
-    from harness.device import Device
-    from harness.inputs import ResolvedInputs
+    from harness.intake.inputs import ResolvedInputs
+    from harness.runtime.device import Device
 
 __all__ = ["Progress", "audit", "run_audit", "write_outputs"]
 
@@ -54,17 +54,17 @@ def run_audit(
 ) -> AuditResult:
     """Measure ``config.model``; raises the harness's errors on bad input. COMMAND is the
     command line to record for reproducing the result (the CLI passes its own)."""
-    from harness.context import AuditContext
-    from harness.device import resolve_device
-    from harness.environment import collect_environment
-    from harness.forward import observe_outputs
-    from harness.intake import load_model, summarize_model
-    from harness.stages import run_stage
+    from harness.intake.loader import load_model, summarize_model
+    from harness.runtime.device import resolve_device
+    from harness.runtime.environment import collect_environment
+    from harness.runtime.forward import observe_outputs
+    from harness.stages.context import AuditContext
+    from harness.stages.runner import run_stage
 
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     _limit_torch_threads(config.threads)
     if config.explainers:  # a misspelt --explainers fails now, not after the other stages
-        from explainers.methods.registry import check_method_names
+        from harness.explainers.methods.registry import check_method_names
 
         check_method_names(config.explainers)
     with _step(progress, "load", f"loading {config.model}"):
@@ -117,8 +117,8 @@ def _resolve_and_run(
     (a position table shorter than the default, say) is halved until it runs, and the
     result says so."""
     from harness.core.errors import InputResolutionError
-    from harness.forward import run_forward
-    from harness.inputs import resolve_inputs
+    from harness.intake.inputs import resolve_inputs
+    from harness.runtime.forward import run_forward
 
     length = DEFAULT_SEQUENCE
     while True:
@@ -145,7 +145,7 @@ def _outcome(section: Section) -> str:
 
 def write_outputs(result: AuditResult, folder: Path) -> None:
     """``result.json`` and ``report.html`` into ``folder`` (which must exist)."""
-    from reports import render_report
+    from harness.reports import render_report
 
     (folder / RESULT_FILE).write_text(result.to_json(), encoding="utf-8")
     (folder / REPORT_FILE).write_text(render_report(result), encoding="utf-8")

@@ -1,7 +1,7 @@
 """The reference models: a registry of small, committed, reproducible models to audit.
 
 Each entry names its module, its tensor specs and its artifacts under ``models/zoo/``
-(weights, ONNX export, JSON card), which ``python -m models train NAME`` writes. Importing
+(weights, ONNX export, JSON card), which ``python -m harness.models train NAME`` writes. Importing
 this package is cheap: torch is imported only when a module is built.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from harness.core.errors import ModelLoadError, UsageError, first_line
 from harness.core.model import TensorSpec
-from models.train import Objective, TrainConfig
+from harness.models.train import Objective, TrainConfig
 
 if TYPE_CHECKING:
     from torch import nn
@@ -71,7 +71,7 @@ class ReferenceModel:
         import torch
 
         path = self.weights_path
-        retrain = f"run `python -m models train {self.name}` to create it"
+        retrain = f"run `python -m harness.models train {self.name}` to create it"
         if not path.is_file():
             raise ModelLoadError(
                 f"reference model '{self.name}': weights file {path} not found; {retrain}"
@@ -98,7 +98,7 @@ _REGISTRY: dict[str, ReferenceModel] = {
         onnx_file="cnn_digits.onnx",
         card_file="cnn_digits.json",
         task="digits",
-        module_factory="models.cnn:DigitsCNN",
+        module_factory="harness.models.cnn:DigitsCNN",
         quality_floor=0.97,
         train_config=TrainConfig(epochs=20, learning_rate=2e-3),
     ),
@@ -112,7 +112,7 @@ _REGISTRY: dict[str, ReferenceModel] = {
         onnx_file="cnn_patch.onnx",
         card_file="cnn_patch.json",
         task="planted_patch",
-        module_factory="models.cnn:patch_cnn",
+        module_factory="harness.models.cnn:patch_cnn",
         quality_floor=0.98,
         train_config=TrainConfig(epochs=10, learning_rate=2e-3),
     ),
@@ -125,7 +125,7 @@ _REGISTRY: dict[str, ReferenceModel] = {
         onnx_file="autoencoder_digits.onnx",
         card_file="autoencoder_digits.json",
         task="digits",
-        module_factory="models.autoencoder:DigitsAutoencoder",
+        module_factory="harness.models.autoencoder:DigitsAutoencoder",
         objective="reconstruction",
         quality_floor=5.0,
         train_config=TrainConfig(epochs=30, learning_rate=2e-3),
@@ -143,7 +143,7 @@ _REGISTRY: dict[str, ReferenceModel] = {
         onnx_file="transformer_trigger.onnx",
         card_file="transformer_trigger.json",
         task="trigger_tokens",
-        module_factory="models.transformer:zoo_transformer",
+        module_factory="harness.models.transformer:zoo_transformer",
         quality_floor=0.98,
         train_config=TrainConfig(epochs=20, learning_rate=1e-3),
     ),
@@ -159,7 +159,7 @@ _REGISTRY: dict[str, ReferenceModel] = {
         onnx_file="rnn_trigger.onnx",
         card_file="rnn_trigger.json",
         task="trigger_tokens",
-        module_factory="models.rnn:TriggerGRU",
+        module_factory="harness.models.rnn:TriggerGRU",
         quality_floor=0.95,
         train_config=TrainConfig(epochs=10, learning_rate=2e-3),
     ),
@@ -179,5 +179,5 @@ def get_reference(name: str) -> ReferenceModel:
         known = ", ".join(reference_names())
         raise UsageError(
             f"unknown reference model {name!r}; known: {known}; "
-            "run `python -m models list` to see them"
+            "run `python -m harness.models list` to see them"
         ) from None

@@ -1,7 +1,8 @@
-"""``python -m models``: list the reference models, or retrain one and rewrite its artifacts.
+"""``python -m harness.models``: list the reference models, or retrain one and rewrite its
+artifacts.
 
-    python -m models list
-    python -m models train cnn [--epochs N] [--quiet] [--artifacts-dir DIR]
+    python -m harness.models list
+    python -m harness.models train cnn [--epochs N] [--quiet] [--artifacts-dir DIR]
 
 Exit codes: 0 done; 1 the trained model missed its accuracy floor (nothing written);
 2 bad usage; 3 internal error (the export disagrees with torch, a bug).
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.core.errors import HarnessError
-from models import ARTIFACTS_DIR, get_reference, reference_names
+from harness.models import ARTIFACTS_DIR, get_reference, reference_names
 
 logger = logging.getLogger("models")
 
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m models", description="list or retrain the reference models"
+        prog="python -m harness.models", description="list or retrain the reference models"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the reference models and their artifacts")
@@ -67,7 +68,7 @@ def _positive_int(text: str) -> int:
 
 
 def _list() -> int:
-    from models.manifest import read_manifest
+    from harness.models.manifest import read_manifest
 
     entries = read_manifest(ARTIFACTS_DIR)
     for name in reference_names():
@@ -85,9 +86,9 @@ def _list() -> int:
 
 
 def _train(name: str, epochs: int | None, artifacts_dir: Path) -> int:
-    from models.export import onnx_bytes
-    from models.manifest import write_manifest
-    from models.train import quality, save_trained, train_reference, write_bytes_atomic
+    from harness.models.export import onnx_bytes
+    from harness.models.manifest import write_manifest
+    from harness.models.train import quality, save_trained, train_reference, write_bytes_atomic
 
     reference = get_reference(name)
     config = reference.train_config

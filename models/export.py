@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from harness.core.errors import InternalError, first_line
 from harness.core.model import TensorSpec
-from models.train import write_bytes_atomic
+from harness.models.train import write_bytes_atomic
 
 if TYPE_CHECKING:
     import numpy as np
     import onnx
     from torch import nn
 
-    from models import ReferenceModel
+    from harness.models import ReferenceModel
 
 __all__ = ["OPSET", "VERIFY_ATOL", "VERIFY_BATCH_SIZES", "export_onnx", "onnx_bytes"]
 
@@ -148,7 +148,7 @@ def _example_inputs(
     on inputs the model was trained on is the one that matters. ``sequence_length`` cuts
     every input with a ``sequence`` axis to that length.
     """
-    from models.tasks import load_task
+    from harness.models.tasks import load_task
 
     batch = load_task(reference.task).test_batch(batch_size, start=_VERIFY_START)
     arrays = []

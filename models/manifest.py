@@ -1,6 +1,7 @@
 """``models/zoo/manifest.json``: one record per trained reference model, built from the cards.
 
-Written by ``python -m models train``; read by ``python -m models list`` and the tests. It
+Written by ``python -m harness.models train``; read by ``python -m harness.models list``
+and the tests. It
 records what a reviewer needs to trust a committed model: its task and input spec, its
 test metric, the training seed and config, and the hash of every file.
 """
@@ -12,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from models import get_reference, reference_names
-from models.train import write_bytes_atomic
+from harness.models import get_reference, reference_names
+from harness.models.train import write_bytes_atomic
 
 __all__ = ["MANIFEST_FILE", "build_manifest", "read_manifest", "write_manifest"]
 

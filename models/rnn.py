@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.tasks.trigger_tokens import N_CLASSES, PAD, VOCAB_SIZE
+from harness.models.tasks.trigger_tokens import N_CLASSES, PAD, VOCAB_SIZE
 
 __all__ = ["TriggerGRU"]
 

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from models import ReferenceModel
-    from models.tasks import TaskData
+    from harness.models import ReferenceModel
+    from harness.models.tasks import TaskData
 
 __all__ = [
     "TrainConfig",
@@ -245,7 +245,7 @@ def state_dict_bytes(module: nn.Module) -> bytes:
 
 def train_reference(reference: ReferenceModel, config: TrainConfig | None = None) -> TrainedModel:
     """Train a fresh instance of ``reference`` on its task with its recipe."""
-    from models.tasks import load_task
+    from harness.models.tasks import load_task
 
     config = config or reference.train_config
     with _deterministic_torch(config.seed, config.threads):
@@ -269,7 +269,7 @@ class Quality:
 def quality(reference: ReferenceModel, trained: TrainedModel) -> Quality:
     if reference.objective == "classification":
         return Quality("test_accuracy", trained.test_metric, reference.quality_floor)
-    from models.tasks import load_task
+    from harness.models.tasks import load_task
 
     baseline = mean_image_mse(load_task(reference.task))
     return Quality("mse_ratio", baseline / trained.test_metric, reference.quality_floor)

@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-from models.tasks.trigger_tokens import N_CLASSES, PAD, VOCAB_SIZE
+from harness.models.tasks.trigger_tokens import N_CLASSES, PAD, VOCAB_SIZE
 
 __all__ = [
     "AttentionSoftmax",

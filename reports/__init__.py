@@ -3,6 +3,6 @@
 Reads only the result (``harness.core``); never loads or runs a model.
 """
 
-from reports.render import render_report
+from harness.reports.render import render_report
 
 __all__ = ["render_report"]

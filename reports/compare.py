@@ -32,13 +32,13 @@ from harness.core.efficiency import BackendRun
 from harness.core.environment_diff import EnvDifference, environment_differences
 from harness.core.headline import Metric, available_runs, headline_metrics, run_key
 from harness.core.result import AuditResult
-from reports import format as fmt
-from reports.attribution_agreement import (
+from harness.reports import format as fmt
+from harness.reports.attribution_agreement import (
     TOP_FRACTION,
     AttributionComparison,
     attribution_agreement,
 )
-from reports.findings import Finding, findings
+from harness.reports.findings import Finding, findings
 
 __all__ = [
     "FAMILIES",
@@ -395,8 +395,8 @@ def _runs_by_key(result: AuditResult) -> dict[str, BackendRun]:
 def comparison_figures(base: AuditResult, current: AuditResult) -> dict[str, Markup]:
     """Per backend run both measured: latency overlaid (``compare-run<i>-latency``) and
     throughput against batch size (``compare-run<i>-throughput``), where there is data."""
-    from reports.figures import compare as figs
-    from reports.render import figure_html
+    from harness.reports.figures import compare as figs
+    from harness.reports.render import figure_html
 
     runs_a, runs_b = _runs_by_key(base), _runs_by_key(current)
     figures: dict[str, Markup] = {}
@@ -425,7 +425,7 @@ def comparison_figures(base: AuditResult, current: AuditResult) -> dict[str, Mar
 
 def render_comparison(base: AuditResult, current: AuditResult) -> str:
     """The comparison of A (BASE) and B (CURRENT) as one self-contained HTML page."""
-    from reports.render import plotly_js, template_environment
+    from harness.reports.render import plotly_js, template_environment
 
     comparison = compare(base, current)
     figures = comparison_figures(base, current)

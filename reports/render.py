@@ -19,9 +19,9 @@ from harness.core.attention import AttentionSection
 from harness.core.efficiency import BackendRun, EfficiencySection
 from harness.core.explanations import ExplanationsSection
 from harness.core.result import STAGE_NAMES, AuditResult, StageSection
-from reports import format as fmt
-from reports.figures import explanations as explanation_views
-from reports.findings import findings
+from harness.reports import format as fmt
+from harness.reports.figures import explanations as explanation_views
+from harness.reports.findings import findings
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -138,7 +138,7 @@ FigureBuilder = Callable[[BackendRun], "go.Figure | None"]
 
 
 def _run_figures(index: int, run: BackendRun) -> dict[str, Markup]:
-    from reports.figures import efficiency as figs
+    from harness.reports.figures import efficiency as figs
 
     label = f"{run.backend}/{run.device}"
     n = run.latency.n
@@ -202,7 +202,7 @@ def efficiency_figures(section: EfficiencySection) -> dict[str, Markup]:
     for index, run in enumerate(section.runs):
         figures.update(_run_figures(index, run))
     if section.work is not None and section.work.by_op:
-        from reports.figures.efficiency import TOP_OPS, flops_by_op_figure
+        from harness.reports.figures.efficiency import TOP_OPS, flops_by_op_figure
 
         fig = flops_by_op_figure(section.work)
         if fig is not None:
@@ -220,7 +220,7 @@ def attention_figures(section: AttentionSection) -> dict[str, Markup]:
     (``attention-maps-<layer>`` per layer)."""
     if section.status != "ok":
         return {}
-    from reports.figures import attention as figs
+    from harness.reports.figures import attention as figs
 
     figures: dict[str, Markup] = {}
     limit = section.display_token_limit

@@ -33,7 +33,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from explainers.attention.sites import Capture, Site, first_dim
+from harness.explainers.attention.sites import Capture, Site, first_dim
 
 __all__ = [
     "FUSED_ATTENTION_OPS",

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
-from explainers.attention.sites import Capture, Site
+from harness.explainers.attention.sites import Capture, Site
 
 __all__ = ["TorchAblator", "TorchCapturer", "attention_candidates", "hooked"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from explainers.methods.base import AttributionRequest, ParameterValue
+from harness.explainers.methods.base import AttributionRequest, ParameterValue
 
 if TYPE_CHECKING:
     import torch

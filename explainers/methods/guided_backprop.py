@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from explainers.methods.base import (
+from harness.explainers.methods.base import (
     AttributionRequest,
     Explainer,
     ParameterValue,

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from explainers.methods.base import AttributionRequest, Explainer, ParameterValue, RawAttribution
+from harness.explainers.methods.base import (
+    AttributionRequest,
+    Explainer,
+    ParameterValue,
+    RawAttribution,
+)
 
 __all__ = ["INTEGRATION_METHODS", "IntegratedGradientsExplainer"]
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from explainers.methods.base import (
+from harness.explainers.methods.base import (
     AttributionRequest,
     Explainer,
     ParameterValue,
     RawAttribution,
     single_tensor,
 )
-from explainers.methods.integrated_gradients import INTEGRATION_METHODS
+from harness.explainers.methods.integrated_gradients import INTEGRATION_METHODS
 
 __all__ = ["LayerIntegratedGradientsExplainer"]
 

@@ -9,8 +9,13 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
-from explainers.methods._perturbation import masked_perturbation_args, perturbation_record
-from explainers.methods.base import AttributionRequest, Explainer, ParameterValue, RawAttribution
+from harness.explainers.methods._perturbation import masked_perturbation_args, perturbation_record
+from harness.explainers.methods.base import (
+    AttributionRequest,
+    Explainer,
+    ParameterValue,
+    RawAttribution,
+)
 
 __all__ = ["LimeExplainer"]
 

@@ -14,8 +14,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from explainers.methods.base import AttributionRequest, Explainer, ParameterValue, RawAttribution
-from explainers.methods.integrated_gradients import INTEGRATION_METHODS
+from harness.explainers.methods.base import (
+    AttributionRequest,
+    Explainer,
+    ParameterValue,
+    RawAttribution,
+)
+from harness.explainers.methods.integrated_gradients import INTEGRATION_METHODS
 
 __all__ = ["NOISE_TUNNEL_BASES", "NoiseTunnelExplainer"]
 

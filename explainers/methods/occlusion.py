@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from explainers.methods._perturbation import perturbation_record
-from explainers.methods.base import AttributionRequest, Explainer, ParameterValue, RawAttribution
-from explainers.methods.feature_masks import default_block_size
+from harness.explainers.methods._perturbation import perturbation_record
+from harness.explainers.methods.base import (
+    AttributionRequest,
+    Explainer,
+    ParameterValue,
+    RawAttribution,
+)
+from harness.explainers.methods.feature_masks import default_block_size
 
 __all__ = ["OcclusionExplainer", "occlusion_window"]
 

@@ -27,22 +27,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from explainers.methods.base import MODALITIES, Explainer
-from explainers.methods.deeplift import DeepLiftExplainer
-from explainers.methods.feature_ablation import FeatureAblationExplainer
-from explainers.methods.gradient_shap import GradientShapExplainer
-from explainers.methods.guided_backprop import GuidedBackpropExplainer
-from explainers.methods.input_x_gradient import InputXGradientExplainer
-from explainers.methods.integrated_gradients import IntegratedGradientsExplainer
-from explainers.methods.kernel_shap import KernelShapExplainer
-from explainers.methods.layer_gradcam import LayerGradCamExplainer
-from explainers.methods.layer_integrated_gradients import LayerIntegratedGradientsExplainer
-from explainers.methods.lime import LimeExplainer
-from explainers.methods.noise_tunnel import NoiseTunnelExplainer
-from explainers.methods.occlusion import OcclusionExplainer
-from explainers.methods.saliency import SaliencyExplainer
-from explainers.methods.shapley_value_sampling import ShapleyValueSamplingExplainer
 from harness.core.errors import UsageError
+from harness.explainers.methods.base import MODALITIES, Explainer
+from harness.explainers.methods.deeplift import DeepLiftExplainer
+from harness.explainers.methods.feature_ablation import FeatureAblationExplainer
+from harness.explainers.methods.gradient_shap import GradientShapExplainer
+from harness.explainers.methods.guided_backprop import GuidedBackpropExplainer
+from harness.explainers.methods.input_x_gradient import InputXGradientExplainer
+from harness.explainers.methods.integrated_gradients import IntegratedGradientsExplainer
+from harness.explainers.methods.kernel_shap import KernelShapExplainer
+from harness.explainers.methods.layer_gradcam import LayerGradCamExplainer
+from harness.explainers.methods.layer_integrated_gradients import LayerIntegratedGradientsExplainer
+from harness.explainers.methods.lime import LimeExplainer
+from harness.explainers.methods.noise_tunnel import NoiseTunnelExplainer
+from harness.explainers.methods.occlusion import OcclusionExplainer
+from harness.explainers.methods.saliency import SaliencyExplainer
+from harness.explainers.methods.shapley_value_sampling import ShapleyValueSamplingExplainer
 
 __all__ = [
     "BUDGET_TIERS",

@@ -28,18 +28,23 @@ random draw comes from a generator seeded with ``seed``. ``random_attributions``
 chance level to score beside each method; ``agreement`` compares methods pairwise.
 """
 
-from explainers.metrics.agreement import Agreement, agreement
-from explainers.metrics.base import MetricResult, metric_result
-from explainers.metrics.completeness import completeness
-from explainers.metrics.complexity import complexity
-from explainers.metrics.deletion_insertion import deletion, insertion
-from explainers.metrics.faithfulness import faithfulness_correlation
-from explainers.metrics.ground_truth import ground_truth_auroc, top_k_precision
-from explainers.metrics.infidelity import infidelity
-from explainers.metrics.random_baseline import random_attributions, random_explainer
-from explainers.metrics.randomisation import mprt, onnx_cascade, passes_sanity, torch_cascade
-from explainers.metrics.sensitivity import max_sensitivity
-from explainers.metrics.sparseness import sparseness
+from harness.explainers.metrics.agreement import Agreement, agreement
+from harness.explainers.metrics.base import MetricResult, metric_result
+from harness.explainers.metrics.completeness import completeness
+from harness.explainers.metrics.complexity import complexity
+from harness.explainers.metrics.deletion_insertion import deletion, insertion
+from harness.explainers.metrics.faithfulness import faithfulness_correlation
+from harness.explainers.metrics.ground_truth import ground_truth_auroc, top_k_precision
+from harness.explainers.metrics.infidelity import infidelity
+from harness.explainers.metrics.random_baseline import random_attributions, random_explainer
+from harness.explainers.metrics.randomisation import (
+    mprt,
+    onnx_cascade,
+    passes_sanity,
+    torch_cascade,
+)
+from harness.explainers.metrics.sensitivity import max_sensitivity
+from harness.explainers.metrics.sparseness import sparseness
 
 __all__ = [
     "Agreement",

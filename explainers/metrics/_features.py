@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from explainers.metrics._common import to_numpy
 from harness.core.errors import UsageError
+from harness.explainers.metrics._common import to_numpy
 
 __all__ = ["Features", "GroupReduce", "broadcast_like", "features"]
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from explainers.metrics._features import GroupReduce, features
-from explainers.metrics.base import ParameterValue
-from explainers.metrics.stats import spearman, top_k_overlap
 from harness.core.errors import UsageError
+from harness.explainers.metrics._features import GroupReduce, features
+from harness.explainers.metrics.base import ParameterValue
+from harness.explainers.metrics.stats import spearman, top_k_overlap
 
 __all__ = ["Agreement", "agreement"]
 

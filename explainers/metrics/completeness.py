@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from explainers.metrics._common import (
+from harness.core.errors import UsageError
+from harness.explainers.metrics._common import (
     Forward,
     as_tensor,
     baseline_tensor,
@@ -26,8 +27,7 @@ from explainers.metrics._common import (
     sample_args,
     to_numpy,
 )
-from explainers.metrics.base import MetricResult, metric_result
-from harness.core.errors import UsageError
+from harness.explainers.metrics.base import MetricResult, metric_result
 
 __all__ = ["completeness"]
 

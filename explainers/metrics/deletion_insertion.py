@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from explainers.metrics._common import (
+from harness.core.errors import UsageError
+from harness.explainers.metrics._common import (
     Forward,
     as_tensor,
     baseline_tensor,
@@ -30,10 +31,9 @@ from explainers.metrics._common import (
     perturbed_scores,
     sample_args,
 )
-from explainers.metrics._features import Features, GroupReduce, features
-from explainers.metrics.base import MetricResult, metric_result
-from explainers.metrics.stats import trapezoid
-from harness.core.errors import UsageError
+from harness.explainers.metrics._features import Features, GroupReduce, features
+from harness.explainers.metrics.base import MetricResult, metric_result
+from harness.explainers.metrics.stats import trapezoid
 
 __all__ = ["deletion", "insertion"]
 

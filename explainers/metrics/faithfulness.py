@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from explainers.metrics._common import (
+from harness.core.errors import UsageError
+from harness.explainers.metrics._common import (
     Forward,
     as_tensor,
     baseline_tensor,
@@ -25,10 +26,9 @@ from explainers.metrics._common import (
     perturbed_scores,
     sample_args,
 )
-from explainers.metrics._features import GroupReduce, features
-from explainers.metrics.base import MetricResult, metric_result
-from explainers.metrics.stats import pearson
-from harness.core.errors import UsageError
+from harness.explainers.metrics._features import GroupReduce, features
+from harness.explainers.metrics.base import MetricResult, metric_result
+from harness.explainers.metrics.stats import pearson
 
 __all__ = ["faithfulness_correlation"]
 

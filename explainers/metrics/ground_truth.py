@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from explainers.metrics._common import to_numpy
-from explainers.metrics._features import GroupReduce, broadcast_like, features
-from explainers.metrics.base import MetricResult, metric_result
-from explainers.metrics.stats import auroc
+from harness.explainers.metrics._common import to_numpy
+from harness.explainers.metrics._features import GroupReduce, broadcast_like, features
+from harness.explainers.metrics.base import MetricResult, metric_result
+from harness.explainers.metrics.stats import auroc
 
 __all__ = ["ground_truth_auroc", "top_k_precision"]
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from explainers.metrics._common import Forward, as_tensor, per_sample_targets
-from explainers.metrics.base import MetricResult, metric_result
 from harness.core.errors import UsageError
+from harness.explainers.metrics._common import Forward, as_tensor, per_sample_targets
+from harness.explainers.metrics.base import MetricResult, metric_result
 
 __all__ = ["infidelity"]
 

@@ -40,10 +40,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from explainers.metrics._features import GroupReduce, features
-from explainers.metrics.base import MetricResult, metric_result
-from explainers.metrics.stats import spearman
 from harness.core.errors import UsageError
+from harness.explainers.metrics._features import GroupReduce, features
+from harness.explainers.metrics.base import MetricResult, metric_result
+from harness.explainers.metrics.stats import spearman
 
 if TYPE_CHECKING:
     import onnx

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from explainers.metrics._common import as_tensor, per_sample_targets
-from explainers.metrics.base import MetricResult, metric_result
 from harness.core.errors import UsageError
+from harness.explainers.metrics._common import as_tensor, per_sample_targets
+from harness.explainers.metrics.base import MetricResult, metric_result
 
 __all__ = ["max_sensitivity"]
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from explainers.metrics._features import GroupReduce, features
-from explainers.metrics.base import MetricResult, metric_result
-from explainers.metrics.stats import gini
+from harness.explainers.metrics._features import GroupReduce, features
+from harness.explainers.metrics.base import MetricResult, metric_result
+from harness.explainers.metrics.stats import gini
 
 __all__ = ["sparseness"]
 

@@ -6,7 +6,7 @@ Two ways to get the two sides:
   each (``--run``, or ``@RUN`` on a check; the first run by default), and the differences
   between the environments they were measured in;
 - ``--ab BASE.onnx CANDIDATE.onnx``: both models measured now, interleaved in one process
-  (``harness.gate.ab``), so there is no environment to differ.
+  (``harness.stages.efficiency.ab``), so there is no environment to differ.
 
 Exit code: 1 if any check regressed (or, with ``--strict-env``, the environments differ);
 else 4 if any check is inconclusive and inconclusive fails; else 0. Improvements never fail.
@@ -207,7 +207,7 @@ def _measure_ab(
     for path in (request.base, request.current):
         if path.suffix == ".json":
             raise UsageError(f"--ab compares two .onnx models, got '{path}'; drop --ab")
-    from harness.gate.ab import measure_ab
+    from harness.stages.efficiency.ab import measure_ab
 
     measured = measure_ab(
         request.base,

@@ -93,7 +93,7 @@ def reference_runner(model: LoadedModel) -> Runner:
     """onnxruntime (CPU) on the original model, output name -> array."""
     import onnxruntime as ort
 
-    from harness.forward import create_onnx_session
+    from harness.runtime.forward import create_onnx_session
 
     if model.path is not None:
         session = create_onnx_session(model, "cpu", None)

@@ -44,9 +44,9 @@ class TaskData:
 
 
 _TASKS = {
-    "digits": "models.tasks.digits",
-    "planted_patch": "models.tasks.planted_patch",
-    "trigger_tokens": "models.tasks.trigger_tokens",
+    "digits": "harness.models.tasks.digits",
+    "planted_patch": "harness.models.tasks.planted_patch",
+    "trigger_tokens": "harness.models.tasks.trigger_tokens",
 }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.tasks import TaskData
+from harness.models.tasks import TaskData
 
 __all__ = ["IMAGE_SIZE", "N_CLASSES", "DigitsSplit", "load", "load_digits_split"]
 

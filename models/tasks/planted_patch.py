@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.tasks import TaskData
+from harness.models.tasks import TaskData
 
 __all__ = [
     "IMAGE_SIZE",

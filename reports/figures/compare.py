@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from harness.core.efficiency import BackendRun
-from reports.figures.efficiency import axes_figure, error_bars, histogram_edges
+from harness.reports.figures.efficiency import axes_figure, error_bars, histogram_edges
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

@@ -25,7 +25,7 @@ from harness.core.explanations import (
     MetricScore,
     SampleAttribution,
 )
-from reports.format import rank_shade
+from harness.reports.format import rank_shade
 
 if TYPE_CHECKING:
     import numpy as np

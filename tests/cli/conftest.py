@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import onnx_builders
+from harness.testing import onnx_builders
 
 
 class ModelShelf:

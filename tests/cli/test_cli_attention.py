@@ -10,15 +10,15 @@ import jsonschema
 import numpy as np
 import pytest
 
-from harness.attention_stage import ATTENTION_BUDGETS
 from harness.cli import main
 from harness.core.result import AuditResult
 from harness.core.schema import load_result_schema
-from models import get_reference
-from tests.explainers import attention_models as am
+from harness.models import get_reference
+from harness.stages.attention.stage import ATTENTION_BUDGETS
+from harness.testing import attention_models as am
 
 ZOO_ONNX = str(get_reference("transformer").onnx_path)
-ENCODER = "tests.explainers.attention_models:encoder_classifier"
+ENCODER = "harness.testing.attention_models:encoder_classifier"
 
 
 def audit(model: str, out: Path, *extra: str) -> int:
@@ -114,7 +114,7 @@ def test_a_model_whose_padding_gets_attention_is_flagged(tmp_path: Path) -> None
     np.savez(
         tmp_path / "inputs.npz", ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
     )
-    model = "tests.explainers.attention_models:mask_ignoring_classifier"
+    model = "harness.testing.attention_models:mask_ignoring_classifier"
     shapes = ["--shape", "ids=2x10:int64", "--shape", "attention_mask=2x10:int64"]
     assert audit(model, tmp_path / "a", *shapes, "--data", str(tmp_path / "inputs.npz")) == 0
     section = attention_of(tmp_path / "a")
@@ -156,7 +156,7 @@ def test_fused_attention_is_skipped_with_the_op_named(tmp_path: Path) -> None:
 
 
 def test_a_capture_that_fails_fails_the_stage_only(tmp_path: Path, monkeypatch: Any) -> None:
-    from explainers.attention import capture_onnx
+    from harness.explainers.attention import capture_onnx
 
     def broken(self: Any, arrays: Any, with_qk: bool = False) -> Any:
         raise RuntimeError("session lost")

@@ -13,13 +13,13 @@ import jsonschema
 import pytest
 from markupsafe import escape
 
-from harness import stages
 from harness.cli import main
 from harness.core.attention import AttentionSection
 from harness.core.errors import StageError
 from harness.core.result import AuditResult
 from harness.core.schema import load_result_schema
 from harness.core.thresholds import FindingThresholds
+from harness.stages import runner as stages
 
 REPO = Path(__file__).resolve().parents[2]
 

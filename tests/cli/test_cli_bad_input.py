@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from tests import onnx_builders
+from harness.testing import onnx_builders
 
 
 def assert_rejected(args: list[str], cwd: Path, capsys, *needles: str) -> str:

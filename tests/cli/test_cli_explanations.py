@@ -12,7 +12,7 @@ import pytest
 from harness.cli import main
 from harness.core.result import AuditResult
 from harness.core.schema import load_result_schema
-from models import get_reference
+from harness.models import get_reference
 
 QUICK = ["--quiet", "--budget", "quick", "--threads", "1", "--skip", "efficiency"]
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.cli import main
-from models import get_reference, reference_names
+from harness.models import get_reference, reference_names
 
 
 def audit(model: str, out) -> dict:

@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.core.comparison import DEFAULT_CHECKS
-from tests import onnx_builders
+from harness.testing import onnx_builders
 from tests.gate.conftest import MODEL
 from tests.gate.result_edits import (
     first_latency,

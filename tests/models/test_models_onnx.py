@@ -8,12 +8,12 @@ import onnxruntime as ort
 import pytest
 import torch
 
-import models.export
+from harness import models
 from harness.core.errors import InternalError
-from models import get_reference
-from models.cnn import DigitsCNN
-from models.export import export_onnx
-from models.tasks.digits import load_digits_split
+from harness.models import get_reference
+from harness.models.cnn import DigitsCNN
+from harness.models.export import export_onnx
+from harness.models.tasks.digits import load_digits_split
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The reference-model registry, loading the committed weights, and ``python -m models``."""
+"""The reference-model registry, loading the committed weights, and ``python -m harness.models``."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-import models
+from harness import models
 from harness.core.errors import ExitCode, ModelLoadError, UsageError
 from harness.core.model import TensorSpec
-from models import get_reference, reference_names
-from models.__main__ import main
-from models.tasks.digits import load_digits_split
-from models.train import TrainConfig, TrainedModel, accuracy
+from harness.models import get_reference, reference_names
+from harness.models.__main__ import main
+from harness.models.tasks.digits import load_digits_split
+from harness.models.train import TrainConfig, TrainedModel, accuracy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,7 +55,7 @@ def test_unknown_name_is_a_usage_error_listing_known_names():
 
 
 def test_importing_models_does_not_import_torch():
-    code = "import sys, models; print('torch' in sys.modules)"
+    code = "import sys, harness.models; print('torch' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO_ROOT,
@@ -91,7 +91,7 @@ def test_build_without_weights_says_how_to_create_them(monkeypatch, tmp_path):
         get_reference("cnn").build()
     message = str(caught.value)
     assert "cnn_digits.pt" in message
-    assert "python -m models train cnn" in message
+    assert "python -m harness.models train cnn" in message
     assert "\n" not in message
 
 
@@ -99,7 +99,7 @@ def test_build_without_weights_says_how_to_create_them(monkeypatch, tmp_path):
 def test_build_with_corrupt_weights_is_a_model_load_error(monkeypatch, tmp_path, content):
     monkeypatch.setattr(models, "ARTIFACTS_DIR", tmp_path)
     (tmp_path / "cnn_digits.pt").write_bytes(content)
-    with pytest.raises(ModelLoadError, match="python -m models train cnn"):
+    with pytest.raises(ModelLoadError, match=r"python -m harness\.models train cnn"):
         get_reference("cnn").build()
 
 
@@ -140,7 +140,6 @@ def test_cli_rejects_zero_epochs(capsys):
 
 
 def test_cli_train_below_accuracy_floor_writes_nothing(monkeypatch, tmp_path, capsys):
-    import models.train
 
     real_train = models.train.train_reference
 
@@ -157,7 +156,6 @@ def test_cli_train_below_accuracy_floor_writes_nothing(monkeypatch, tmp_path, ca
 
 
 def test_cli_train_writes_weights_onnx_and_card(monkeypatch, tmp_path, capsys):
-    import models.train
 
     def committed(reference, config: TrainConfig) -> TrainedModel:
         # Stands in for 15 s of training: the committed module, as training would return it.

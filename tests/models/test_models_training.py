@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from models import get_reference
-from models.tasks.digits import IMAGE_SIZE, N_CLASSES, load_digits_split
-from models.train import TrainConfig, state_dict_bytes, train_reference
+from harness.models import get_reference
+from harness.models.tasks.digits import IMAGE_SIZE, N_CLASSES, load_digits_split
+from harness.models.train import TrainConfig, state_dict_bytes, train_reference
 
 SMALL = TrainConfig(epochs=1, max_train_samples=256)
 

@@ -8,9 +8,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from models import get_reference
-from models.tasks import load_task
-from models.tasks.planted_patch import (
+from harness.models import get_reference
+from harness.models.tasks import load_task
+from harness.models.tasks.planted_patch import (
     IMAGE_SIZE,
     N_CLASSES,
     NOISE_MAX,
@@ -19,7 +19,7 @@ from models.tasks.planted_patch import (
     PATTERNS,
     generate,
 )
-from models.train import TrainConfig, accuracy, train_reference
+from harness.models.train import TrainConfig, accuracy, train_reference
 
 
 @pytest.fixture(scope="module")

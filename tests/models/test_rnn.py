@@ -8,10 +8,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from models import get_reference
-from models.rnn import TriggerGRU
-from models.tasks import load_task
-from models.train import TrainConfig, evaluate, train_reference
+from harness.models import get_reference
+from harness.models.rnn import TriggerGRU
+from harness.models.tasks import load_task
+from harness.models.train import TrainConfig, evaluate, train_reference
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from models import get_reference
-from models.tasks import load_task
-from models.train import TrainConfig, evaluate, train_reference
-from models.transformer import (
+from harness.models import get_reference
+from harness.models.tasks import load_task
+from harness.models.train import TrainConfig, evaluate, train_reference
+from harness.models.transformer import (
     AttentionSoftmax,
     full_size_transformer,
     sinusoidal_positions,

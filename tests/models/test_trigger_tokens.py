@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.tasks import load_task
-from models.tasks.trigger_tokens import (
+from harness.models.tasks import load_task
+from harness.models.tasks.trigger_tokens import (
     MAX_LENGTH,
     MIN_LENGTH,
     N_CLASSES,

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from models import ARTIFACTS_DIR, get_reference, reference_names
-from models.manifest import build_manifest, read_manifest
+from harness.models import ARTIFACTS_DIR, get_reference, reference_names
+from harness.models.manifest import build_manifest, read_manifest
 
 MANIFEST = read_manifest(ARTIFACTS_DIR)
 

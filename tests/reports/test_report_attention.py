@@ -10,10 +10,10 @@ from markupsafe import escape
 
 from harness.core.attention import AttentionSection
 from harness.core.result import AuditResult
-from reports import render_report
-from reports.figures import attention as figs
-from reports.render import attention_figures
-from tests.harness.core.test_core_attention_schema import full_section
+from harness.reports import render_report
+from harness.reports.figures import attention as figs
+from harness.reports.render import attention_figures
+from tests.core.test_core_attention_schema import full_section
 from tests.reports.test_report_render import StructureChecker, make_result, section
 
 HOSTILE = "</script><script>alert(1)</script>"

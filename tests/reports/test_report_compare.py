@@ -16,15 +16,15 @@ from harness.core.efficiency import EfficiencySection
 from harness.core.explanations import ExplanationsSection, SampleInput
 from harness.core.headline import headline_metrics
 from harness.core.result import AuditResult
-from reports.attribution_agreement import rank, spearman, top_overlap
-from reports.compare import (
+from harness.reports.attribution_agreement import rank, spearman, top_overlap
+from harness.reports.compare import (
     compare,
     comparison_figures,
     finding_subject,
     render_comparison,
     verdict_line,
 )
-from reports.findings import Finding, findings
+from harness.reports.findings import Finding, findings
 from tests.reports.test_report_efficiency import (
     latency_samples,
     make_latency,

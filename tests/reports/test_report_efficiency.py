@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from markupsafe import escape
 
-import reports
 from harness.core.efficiency import (
     BackendRun,
     ColdStart,
@@ -33,10 +30,10 @@ from harness.core.efficiency import (
     Work,
 )
 from harness.core.result import AuditResult
-from reports import render_report
-from reports.figures import efficiency as figs
-from reports.format import ci, estimate, percent, ratio, sig4
-from reports.render import efficiency_figures, figure_html, plotly_js
+from harness.reports import render_report
+from harness.reports.figures import efficiency as figs
+from harness.reports.format import ci, estimate, percent, ratio, sig4
+from harness.reports.render import efficiency_figures, figure_html, plotly_js
 from tests.reports.test_report_render import StructureChecker, make_result, section
 
 BREAKOUT = "</script><script>alert(1)</script>"
@@ -298,14 +295,10 @@ def test_many_samples_do_not_grow_the_page(efficiency: EfficiencySection) -> Non
 
 def test_import_reports_leaves_plotly_and_numpy_unloaded() -> None:
     code = (
-        "import sys, reports; "
+        "import sys, harness.reports; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'plotly', 'numpy'}))"
     )
-    root = Path(reports.__file__).parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
 

@@ -22,10 +22,10 @@ from harness.core.explanations import (
 )
 from harness.core.result import StageSection
 from harness.core.twin import ConversionReport, OutputParity, ParityCheck, PreparationStep
-from reports import render_report
-from reports.figures import explanations as figs
-from reports.format import arrow, attribution_colour, rank_shade, sig4
-from reports.render import explanations_figures
+from harness.reports import render_report
+from harness.reports.figures import explanations as figs
+from harness.reports.format import arrow, attribution_colour, rank_shade, sig4
+from harness.reports.render import explanations_figures
 from tests.reports.test_report_render import StructureChecker, make_result, section
 
 HOSTILE = "<script>alert(1)</script>"

@@ -12,9 +12,9 @@ from harness.core.efficiency import EfficiencySection, MemoryPeaks
 from harness.core.explanations import ExplanationsSection, GroundTruthScore, MethodResult
 from harness.core.result import AuditResult, StageSection
 from harness.core.twin import ConversionReport
-from reports import render_report
-from reports.findings import RULES, SEVERITIES, Finding, Thresholds, findings
-from tests.harness.core.test_core_attention_schema import full_section
+from harness.reports import render_report
+from harness.reports.findings import RULES, SEVERITIES, Finding, Thresholds, findings
+from tests.core.test_core_attention_schema import full_section
 from tests.reports.test_report_efficiency import make_efficiency, make_run
 from tests.reports.test_report_explanations import make_section
 from tests.reports.test_report_render import (

@@ -17,8 +17,8 @@ from harness.cli import main
 from harness.core.result import SCHEMA_VERSION, STAGE_NAMES, AuditResult
 from harness.core.schema import load_result_schema
 from harness.core.thresholds import FindingThresholds
-from reports import render_report
-from reports.findings import findings
+from harness.reports import render_report
+from harness.reports.findings import findings
 
 GOLDEN = Path(__file__).parent / "golden"
 FILES = ("v1_cnn_digits.json", "v2_transformer_trigger.json", "v2_failed_stages.json")

@@ -1,0 +1,1 @@
+"""The subcommands that read results: report (re-render) and compare."""

@@ -1,0 +1,39 @@
+"""``python -m harness report RESULT``: the HTML report from a result.json alone.
+
+Reports read only the result (DESIGN.md), so a result from another machine, or from an
+older schema version (upgraded by ``migrate()``), renders without the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from harness.core.result import AuditResult
+from harness.output import REPORT_FILE, write_html_file
+
+__all__ = ["rerender"]
+
+
+def rerender(
+    result_path: Path, output: Path | None = None, config_file: Path | None = None
+) -> Path:
+    """Render ``result_path`` to ``output`` (default: report.html beside it), atomically;
+    with CONFIG_FILE, the findings are judged by its ``findings`` thresholds instead of
+    those the audit recorded (and the report's config table says so)."""
+    from harness.core.config import findings_from_file
+    from harness.reports import render_report
+
+    result = AuditResult.read(result_path)
+    if config_file is not None:
+        thresholds = findings_from_file(config_file, result.config.findings)
+        config = dataclasses.replace(
+            result.config,
+            findings=thresholds,
+            sources=(*result.config.sources, f"report --config {config_file} (findings)"),
+        )
+        result = dataclasses.replace(result, config=config)
+    html = render_report(result)
+    target = output if output is not None else result_path.parent / REPORT_FILE
+    write_html_file(target, html, (result_path,))
+    return target

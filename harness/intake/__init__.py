@@ -1,0 +1,1 @@
+"""Intake: load the model, resolve every input it needs, and provide task samples."""

@@ -1,0 +1,98 @@
+"""Reading ``--data``: an ``.npz`` keyed by input name, or an ``.npy`` for a one-input model.
+
+Arrays are checked against the model's declared inputs (names, dtypes, ranks, fixed dims,
+token-id range, finiteness) before anything runs, so a mismatch gets a message that names
+the input, what was expected and what was given, instead of an onnxruntime error.
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from harness.core.errors import DataError, UsageError, first_line
+from harness.core.model import TensorSpec
+from harness.intake.dims import DimBinder
+
+__all__ = ["read_data", "validate_array"]
+
+
+def read_data(path: Path, expected: tuple[TensorSpec, ...]) -> dict[str, np.ndarray]:
+    """The arrays in ``path`` for the ``expected`` inputs; every one must be present."""
+    arrays = _load(path, expected)
+    names = [spec.name for spec in expected]
+    missing = [name for name in names if name not in arrays]
+    if missing:
+        spec = next(s for s in expected if s.name == missing[0])
+        raise DataError(
+            f"--data {path.name} lacks input '{spec.name}' (expected {spec.dtype} "
+            f"{spec.shape_text()}); it holds: {', '.join(sorted(arrays)) or 'nothing'}"
+        )
+    extra = sorted(set(arrays) - set(names))
+    if extra:
+        raise DataError(
+            f"--data {path.name} holds '{extra[0]}', which is not an input of the model "
+            f"(inputs: {', '.join(names)}); remove it or rename it"
+        )
+    return arrays
+
+
+def _load(path: Path, expected: tuple[TensorSpec, ...]) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise DataError(f"--data file '{path}' does not exist")
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".npy"):
+        raise UsageError(f"--data must be an .npz or .npy file, got '{path.name}'")
+    try:
+        # allow_pickle=False: a data file must never run code.
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):  # an .npy: not a context manager
+            return _arrays_from(loaded, path, expected)
+        with loaded:
+            return _arrays_from(loaded, path, expected)
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise DataError(
+            f"--data '{path}' cannot be read as {suffix} ({first_line(exc)}); "
+            "write it with numpy.savez or numpy.save"
+        ) from exc
+
+
+def _arrays_from(loaded: object, path: Path, expected: tuple[TensorSpec, ...]) -> dict:
+    if isinstance(loaded, np.ndarray):  # an .npy holds one unnamed array
+        if len(expected) != 1:
+            raise DataError(
+                f"--data {path.name} is one .npy array, but the model needs "
+                f"{len(expected)} inputs ({', '.join(s.name for s in expected)}); "
+                "use an .npz keyed by input name"
+            )
+        return {expected[0].name: loaded}
+    assert isinstance(loaded, np.lib.npyio.NpzFile)
+    return {name: loaded[name] for name in loaded.files}
+
+
+def validate_array(spec: TensorSpec, array: np.ndarray, binder: DimBinder) -> None:
+    """Raise DataError unless ``array`` can be fed as ``spec``; binds its symbolic dims."""
+    try:
+        expected = np.dtype(spec.dtype)
+    except TypeError as exc:  # "string", "bfloat16": no numpy dtype to feed
+        raise DataError(
+            f"input '{spec.name}' has dtype {spec.dtype}, which the harness cannot feed"
+        ) from exc
+    if array.dtype != expected:
+        raise DataError(
+            f"input '{spec.name}' expects {spec.dtype}, --data gives {array.dtype}; "
+            f"cast it with .astype(numpy.{spec.dtype})"
+        )
+    binder.bind_given(spec, tuple(int(d) for d in array.shape), "--data")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise DataError(f"input '{spec.name}' in --data holds NaN or infinite values")
+    if spec.index_range is not None and array.size:
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high >= spec.index_range:
+            raise DataError(
+                f"input '{spec.name}' indexes a table of {spec.index_range} rows, but --data "
+                f"holds values in [{low}, {high}]; ids must lie in [0, {spec.index_range})"
+            )

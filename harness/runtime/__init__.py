@@ -1,0 +1,1 @@
+"""Runtime: the forward pass, the device, the machine's environment."""

@@ -1,0 +1,147 @@
+"""One forward pass on the resolved inputs: proves the model runs, and records its outputs.
+
+Runtime failures are mapped here: an op the runtime lacks is an unsupported model, a run
+that fails on the fed shapes is bad input, and NaN or infinite outputs stop the audit
+(every later stage would measure garbage).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harness.core.array_stats import value_range
+from harness.core.errors import (
+    InputResolutionError,
+    ModelLoadError,
+    ModelOutputError,
+    UnsupportedModelError,
+    first_line,
+)
+from harness.core.model import LoadedModel, shape_text
+from harness.core.result import ObservedOutput
+from harness.runtime.device import Device
+
+__all__ = ["create_onnx_session", "observe_outputs", "run_forward"]
+
+
+def run_forward(
+    model: LoadedModel, arrays: dict[str, np.ndarray], device: Device, threads: int | None
+) -> dict[str, np.ndarray]:
+    """Output name -> array, every value finite."""
+    if model.format == "onnx":
+        outputs = _run_onnx(model, arrays, device, threads)
+    else:
+        outputs = _run_torch(model, arrays, device)
+    _check_finite(outputs)
+    return outputs
+
+
+def create_onnx_session(model: LoadedModel, device: Device, threads: int | None) -> Any:
+    """An onnxruntime session for ``model``; creation errors mapped to the harness's tree."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # Fatal only: the harness maps every error to its own one-line message.
+    options.log_severity_level = 4
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    providers = ["CPUExecutionProvider"]
+    if device == "cuda":
+        providers.insert(0, "CUDAExecutionProvider")
+    try:
+        # From the path, so external data resolves against the model's folder.
+        return ort.InferenceSession(str(model.path), options, providers=providers)
+    except Exception as exc:
+        raise _session_error(model, exc) from exc
+
+
+def _session_error(model: LoadedModel, exc: Exception) -> Exception:
+    message = first_line(exc)
+    if type(exc).__name__ == "NotImplemented" or any(
+        marker in message
+        for marker in ("Could not find an implementation", "is not a registered function/op")
+    ):
+        return UnsupportedModelError(
+            f"onnxruntime cannot run {model.name}: {message}; the op or its version is not "
+            "implemented by this onnxruntime (upgrade it, or re-export with another opset)"
+        )
+    return ModelLoadError(f"onnxruntime cannot load {model.name}: {message}")
+
+
+def _run_onnx(
+    model: LoadedModel, arrays: dict[str, np.ndarray], device: Device, threads: int | None
+) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    session = create_onnx_session(model, device, threads)
+    names = [output.name for output in session.get_outputs()]
+    run_options = ort.RunOptions()
+    run_options.log_severity_level = 4
+    try:
+        values = session.run(names, arrays, run_options)
+    except Exception as exc:
+        raise InputResolutionError(
+            f"{model.name} fails on the resolved inputs ({_shapes(arrays)}): "
+            f"{first_line(exc)}; check --shape/--data against what the model expects"
+        ) from exc
+    return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+
+def _run_torch(
+    model: LoadedModel, arrays: dict[str, np.ndarray], device: Device
+) -> dict[str, np.ndarray]:
+    import torch
+
+    module = model.module.to(device)
+    tensors = {name: torch.from_numpy(array).to(device) for name, array in arrays.items()}
+    try:
+        with torch.inference_mode():
+            raw = module(**tensors)
+    except Exception as exc:
+        raise InputResolutionError(
+            f"{model.name} fails on the resolved inputs ({_shapes(arrays)}): "
+            f"{type(exc).__name__}: {first_line(exc)}; check --shape against what forward() "
+            "expects"
+        ) from exc
+    return _name_outputs(model, raw)
+
+
+def _name_outputs(model: LoadedModel, raw: Any) -> dict[str, np.ndarray]:
+    if isinstance(raw, dict):
+        items = list(raw.items())
+    else:
+        values = list(raw) if isinstance(raw, (tuple, list)) else [raw]
+        declared = [spec.name for spec in model.outputs]
+        if len(declared) != len(values):
+            declared = (
+                ["output"] if len(values) == 1 else [f"output_{i}" for i in range(len(values))]
+            )
+        items = list(zip(declared, values, strict=True))
+    return {str(name): value.detach().cpu().numpy() for name, value in items}
+
+
+def _check_finite(outputs: dict[str, np.ndarray]) -> None:
+    for name, array in outputs.items():
+        if array.dtype.kind not in "fc":
+            continue
+        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        if nan or inf:
+            raise ModelOutputError(
+                f"output '{name}' holds {nan} NaN and {inf} infinite values on the fed inputs; "
+                "the audit stops here (check the weights, or pass --data with realistic inputs)"
+            )
+
+
+def observe_outputs(outputs: dict[str, np.ndarray]) -> tuple[ObservedOutput, ...]:
+    return tuple(
+        ObservedOutput(
+            name, str(array.dtype), tuple(int(d) for d in array.shape), *value_range(array)
+        )
+        for name, array in outputs.items()
+    )
+
+
+def _shapes(arrays: dict[str, np.ndarray]) -> str:
+    return ", ".join(f"{name} {shape_text(tuple(a.shape))}" for name, a in arrays.items())

@@ -1,0 +1,1 @@
+"""The attention stage: capture, check and read every attention map."""

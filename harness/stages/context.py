@@ -1,0 +1,22 @@
+"""What every stage receives: the config, the loaded model, its summary, the inputs fed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.core.config import AuditConfig
+from harness.core.model import LoadedModel
+from harness.core.result import ModelSummary
+from harness.intake.inputs import ResolvedInputs
+from harness.runtime.device import Device
+
+__all__ = ["AuditContext"]
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    config: AuditConfig
+    model: LoadedModel
+    summary: ModelSummary
+    inputs: ResolvedInputs
+    device: Device

@@ -1,0 +1,339 @@
+"""The forwards attributions run on, as ``f(attributed, *others) -> scores``.
+
+    torch        a PyTorch model's own module (every method)
+    onnxruntime  an ONNX file's session (perturbation methods, and every metric); tensors
+                 -> numpy -> ``session.run`` -> tensor, chunked to a fixed batch size
+    twin         the ONNX file's PyTorch twin (gradient and layer methods), used only when
+                 its outputs matched onnxruntime's
+
+Each forward returns the model's first output: (batch, outputs) scores, flattened to two
+axes, or the raw output when it has the attributed input's shape (an autoencoder's
+reconstruction, whose error the target then attributes). Inputs without a sample axis (a
+scalar, a state) are bound inside the forward. Each backend also names the layer the layer
+methods use (the embedding for token ids, the last convolution for images) and the
+cascade the randomisation test walks (cascades.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.core.twin import ConversionReport
+from harness.stages.context import AuditContext
+from harness.stages.explanations.cascades import (
+    graph_cascade,
+    graph_layer_count,
+    module_layer_count,
+    onnx_layer_count,
+)
+from harness.stages.explanations.plan import Samples, Subject
+
+__all__ = [
+    "Backend",
+    "Backends",
+    "ModuleForward",
+    "SessionForward",
+    "build_backends",
+    "session_from_proto",
+]
+
+BackendName = Literal["torch", "twin", "onnxruntime"]
+
+
+@dataclass(frozen=True, eq=False)
+class Backend:
+    """One way to run the model: the forward, the layer for layer methods, and how to walk
+    its randomisation cascade (``cascade(seed)`` yields (layer, state); ``rebuild(state)``
+    gives the forward of a randomised state)."""
+
+    name: BackendName
+    forward: Callable[..., torch.Tensor]
+    layer: nn.Module | None
+    cascade: Callable[[int], Iterator[tuple[str, Any]]]
+    rebuild: Callable[[Any], Callable[..., torch.Tensor]]
+    layers_total: int
+    state: Any  # the unrandomised state handed to ``rebuild``
+
+    @property
+    def is_module(self) -> bool:
+        return isinstance(self.forward, nn.Module)
+
+
+def scores(output: torch.Tensor, attributed: torch.Tensor) -> torch.Tensor:
+    """(batch, outputs): a 1-D output gains an axis, higher ranks are flattened, and an
+    output shaped like a float attributed input (a reconstruction) is kept as it is."""
+    if attributed.is_floating_point() and output.shape == attributed.shape:
+        return output
+    if output.dim() == 1:
+        return output[:, None]
+    return output.reshape(output.shape[0], -1) if output.dim() > 2 else output
+
+
+def _first_output(raw: Any) -> torch.Tensor:
+    if isinstance(raw, dict):
+        raw = next(iter(raw.values()))
+    elif isinstance(raw, tuple | list):
+        raw = raw[0]
+    if not isinstance(raw, torch.Tensor):
+        raise TypeError(f"the model returned {type(raw).__name__} where a tensor was expected")
+    return raw
+
+
+class ModuleForward(nn.Module):
+    """A torch module (the model, or the twin) as ``f(attributed, *others)``; the inputs
+    go to the module's device and the scores come back to the CPU."""
+
+    def __init__(
+        self,
+        module: nn.Module,
+        order: tuple[str, ...],
+        subject: Subject,
+        fixed: dict[str, torch.Tensor],
+        *,
+        by_name: bool,
+    ) -> None:
+        super().__init__()
+        self.model = module
+        self.order = order
+        self.names = (subject.attributed, *subject.others)
+        self.fixed = fixed
+        self.by_name = by_name
+        parameter = next(module.parameters(), None)
+        buffer = next(module.buffers(), None)
+        held = parameter if parameter is not None else buffer
+        self.device = held.device if held is not None else torch.device("cpu")
+
+    def forward(self, attributed: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:
+        given = {**self.fixed, **dict(zip(self.names, (attributed, *others), strict=True))}
+        tensors = [given[name].to(self.device) for name in self.order]
+        if self.by_name:
+            raw = self.model(**dict(zip(self.order, tensors, strict=True)))
+        else:
+            raw = self.model(*tensors)
+        return scores(_first_output(raw).cpu(), attributed)
+
+
+class SessionForward:
+    """An onnxruntime session as ``f(attributed, *others)``: no gradients; rows are run in
+    chunks of the graph's fixed batch size when it has one (the last chunk padded)."""
+
+    def __init__(
+        self,
+        session: Any,
+        subject: Subject,
+        fixed: dict[str, np.ndarray],
+        dtypes: dict[str, np.dtype],
+        fixed_batch: int | None,
+    ) -> None:
+        self.session = session
+        self.names = (subject.attributed, *subject.others)
+        self.fixed = fixed
+        self.dtypes = dtypes
+        self.fixed_batch = fixed_batch
+        self.output = session.get_outputs()[0].name
+
+    def __call__(self, attributed: torch.Tensor, *others: Any) -> torch.Tensor:
+        arrays = {
+            name: _numpy(value, self.dtypes[name])
+            for name, value in zip(self.names, (attributed, *others), strict=True)
+        }
+        rows = arrays[self.names[0]].shape[0]
+        step = self.fixed_batch or rows
+        outputs = [self._run(arrays, start, step, rows) for start in range(0, rows, step)]
+        output = torch.from_numpy(np.concatenate(outputs)[:rows])
+        return scores(output, attributed)
+
+    def _run(self, arrays: dict[str, np.ndarray], start: int, step: int, rows: int) -> np.ndarray:
+        chunk = {name: a[start : start + step] for name, a in arrays.items()}
+        short = step - (min(start + step, rows) - start)
+        if short:  # pad a fixed-size last chunk by repeating its last row
+            chunk = {n: np.concatenate([a, np.repeat(a[-1:], short, 0)]) for n, a in chunk.items()}
+        value: np.ndarray = self.session.run([self.output], {**chunk, **self.fixed})[0]
+        return value[: step - short]
+
+
+def _numpy(value: Any, dtype: np.dtype) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    return np.ascontiguousarray(np.asarray(value).astype(dtype, copy=False))
+
+
+def session_from_proto(proto: Any, threads: int | None) -> Any:
+    """A CPU onnxruntime session for an in-memory (randomised) graph."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
+# --- layers -------------------------------------------------------------------------------
+
+
+def module_layer(module: nn.Module, modality: str, vocabulary: int | None) -> nn.Module | None:
+    """A PyTorch model's embedding (token ids: the first nn.Embedding large enough for the
+    ids) or last nn.Conv2d (images); None otherwise."""
+    if modality == "tokens":
+        for m in module.modules():
+            if isinstance(m, nn.Embedding) and (
+                vocabulary is None or m.num_embeddings >= vocabulary
+            ):
+                return m
+        return None
+    if modality == "image":
+        convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+        return convs[-1] if convs else None
+    return None
+
+
+# Ops that pass token ids on unchanged in value (an export may cast or reshape them).
+_ID_PRESERVING = frozenset({"Cast", "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten"})
+
+
+def twin_layer(twin: Any, proto: Any, modality: str, attributed: str) -> nn.Module | None:
+    """The twin's module for the ONNX embedding Gather (data an initializer, indices the
+    token input, possibly cast or reshaped) or the last Conv; None when there is none."""
+    initializers = {t.name for t in proto.graph.initializer}
+    if modality == "tokens":
+        ids = {attributed}
+        for node in proto.graph.node:
+            if node.op_type in _ID_PRESERVING and node.input and node.input[0] in ids:
+                ids.update(node.output)
+        nodes: Iterable[tuple[int, Any]] = (
+            (i, n)
+            for i, n in enumerate(proto.graph.node)
+            if n.op_type == "Gather" and n.input[0] in initializers and n.input[1] in ids
+        )
+    elif modality == "image":
+        nodes = reversed([(i, n) for i, n in enumerate(proto.graph.node) if n.op_type == "Conv"])
+    else:
+        return None
+    for index, node in nodes:
+        try:  # an unnamed node is keyed op#index (checked: preparation may move nodes)
+            module: nn.Module = twin.node_module(node.name or f"{node.op_type}#{index}")
+        except KeyError:
+            continue
+        if node.op_type.lower() in type(module).__name__.lower():
+            return module
+    return None
+
+
+# --- building -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Backends:
+    """``reference`` runs every perturbation method and every metric (the model itself:
+    its module, or its onnxruntime session); ``gradients`` runs the gradient methods (the
+    module, or the ONNX file's twin), None with ``no_gradients`` saying why."""
+
+    reference: Backend
+    gradients: Backend | None
+    no_gradients: str
+    conversion: ConversionReport | None
+
+
+def build_backends(
+    context: AuditContext, subject: Subject, samples: Samples, *, gradients: bool = True
+) -> Backends:
+    """The backends; an ONNX file's twin only when ``gradients`` (a chosen method needs
+    them): converting a large graph takes seconds."""
+    model = context.model
+    fixed = {n: a for n, a in samples.arrays.items() if n not in samples.batched}
+    vocabulary = _vocabulary(context, subject, samples)
+    if model.format != "onnx":
+        torch_fixed = {n: torch.from_numpy(np.ascontiguousarray(a)) for n, a in fixed.items()}
+        order = tuple(s.name for s in model.inputs)
+        forward = ModuleForward(model.module, order, subject, torch_fixed, by_name=True)
+        backend = _module_backend("torch", model.module, forward, subject, vocabulary)
+        return Backends(backend, backend, "", None)
+    reference = _session_backend(context, subject, fixed)
+    if not gradients:
+        return Backends(reference, None, "no chosen method needs gradients", None)
+    from harness.twin import TorchTwin, to_torch
+
+    twin = to_torch(model, samples.arrays)
+    if not isinstance(twin, TorchTwin):
+        why = f"the ONNX model has no PyTorch twin ({twin.report.reason})"
+        return Backends(reference, None, why, twin.report)
+    torch_fixed = {n: torch.from_numpy(np.ascontiguousarray(a)) for n, a in fixed.items()}
+    forward = ModuleForward(twin.module, twin.input_names, subject, torch_fixed, by_name=False)
+    layer = twin_layer(twin, model.onnx_proto, subject.modality, subject.attributed)
+    graph = getattr(twin.module, "converted", twin.module)
+    labels = {v.removeprefix("converted."): k for k, v in twin.node_modules.items()}
+    backend = Backend(
+        name="twin",
+        forward=forward,
+        layer=layer,
+        cascade=lambda seed: graph_cascade(graph, labels, seed=seed),
+        rebuild=lambda state: forward,
+        layers_total=graph_layer_count(graph),
+        state=graph,
+    )
+    return Backends(reference, backend, "", twin.report)
+
+
+def _module_backend(
+    name: BackendName,
+    module: nn.Module,
+    forward: ModuleForward,
+    subject: Subject,
+    vocabulary: int | None,
+) -> Backend:
+    from harness.explainers.metrics import torch_cascade
+
+    return Backend(
+        name=name,
+        forward=forward,
+        layer=module_layer(module, subject.modality, vocabulary),
+        cascade=lambda seed: torch_cascade(module, seed=seed),
+        rebuild=lambda state: forward,  # the cascade randomises the module in place
+        layers_total=module_layer_count(module),
+        state=module,
+    )
+
+
+def _session_backend(
+    context: AuditContext, subject: Subject, fixed: dict[str, np.ndarray]
+) -> Backend:
+    from harness.explainers.metrics import onnx_cascade
+    from harness.runtime.forward import create_onnx_session
+
+    model, threads = context.model, context.config.threads
+    dtypes = {s.name: np.dtype(s.dtype) for s in model.inputs}
+    first = model.input(subject.attributed).shape[:1]
+    fixed_batch = first[0] if first and isinstance(first[0], int) else None
+
+    def forward_of(session: Any) -> SessionForward:
+        return SessionForward(session, subject, fixed, dtypes, fixed_batch)
+
+    forward = forward_of(create_onnx_session(model, context.device, threads))
+    return Backend(
+        name="onnxruntime",
+        forward=forward,
+        layer=None,
+        cascade=lambda seed: onnx_cascade(model.onnx_proto, seed=seed),
+        rebuild=lambda proto: forward_of(session_from_proto(proto, threads)),
+        layers_total=onnx_layer_count(model.onnx_proto),
+        state=None,
+    )
+
+
+def _vocabulary(context: AuditContext, subject: Subject, samples: Samples) -> int | None:
+    """Rows the embedding must have: the input's declared index range, else max id + 1."""
+    if subject.modality != "tokens":
+        return None
+    spec = context.model.input(subject.attributed)
+    if spec.index_range is not None:
+        return spec.index_range
+    return int(samples.arrays[subject.attributed].max()) + 1

@@ -1,0 +1,234 @@
+"""What every method of one audit shares: the backends, the samples as tensors, the target,
+the baseline, the batching, and what the metrics score against.
+
+    target     an output shaped like the float input is a reconstruction: its per-sample
+               error is attributed; else --target K, a single output as it is, or the
+               predicted class per sample
+    baseline   the modality's default (explainers.methods.baselines); for token ids the pad
+               token, read as the id the attention mask hides most often
+    features   what metrics rank and remove: superpixel blocks on images; each real token,
+               with the padding as one feature, on padded token ids
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import torch
+
+from harness.explainers.methods.baselines import Baseline, make_baseline
+from harness.explainers.methods.batching import BatchPlan, choose_batch
+from harness.explainers.methods.feature_masks import default_feature_mask
+from harness.explainers.methods.registry import get_method
+from harness.explainers.methods.targets import (
+    Target,
+    fixed_class,
+    predicted_class,
+    reconstruction_error,
+    scalar_output,
+)
+from harness.stages.context import AuditContext
+from harness.stages.explanations.backends import Backend, Backends, build_backends
+from harness.stages.explanations.plan import ExplainBudget, Samples, Subject
+from harness.stages.explanations.scoring import Scoring
+from harness.stages.explanations.timing import Clock, fitting_samples, probe_seconds
+
+__all__ = ["Kind", "Setup", "Wrap", "prepare"]
+
+Wrap = Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]
+Kind = Literal["classification", "regression", "reconstruction"]
+
+
+@dataclass(frozen=True, eq=False)
+class Setup:
+    context: AuditContext
+    budget: ExplainBudget
+    subject: Subject
+    samples: Samples
+    backends: Backends
+    target: Target  # on the reference backend
+    wrap: Wrap  # puts the target on another backend's forward
+    kind: Kind
+    baseline: Baseline
+    batch: BatchPlan
+    scoring: Scoring
+
+    @property
+    def inputs(self) -> tuple[torch.Tensor, ...]:
+        return (self.scoring.x, *self.scoring.others)
+
+    @property
+    def clock(self) -> Clock:
+        return self.scoring.clock
+
+    def targets(self) -> list[int]:
+        """The attributed output index of each sample."""
+        target = self.target.target
+        if isinstance(target, torch.Tensor):
+            return [int(t) for t in target.reshape(-1).tolist()]
+        return [int(target or 0)] * int(self.scoring.x.shape[0])
+
+    def batching_record(self) -> dict[str, int]:
+        x = self.scoring.x
+        return {
+            "internal_batch_size": self.batch.internal_batch_size,
+            "perturbations_per_eval": self.batch.perturbations_per_eval,
+            "memory_budget_bytes": self.budget.memory_budget_bytes,
+            "model_parameter_bytes": self.context.summary.parameter_bytes,
+            "input_bytes_per_sample": x[0].numel() * x.element_size(),
+            "samples_per_call": int(x.shape[0]),
+        }
+
+
+def prepare(
+    context: AuditContext, budget: ExplainBudget, subject: Subject, samples: Samples, clock: Clock
+) -> Setup:
+    chosen = context.config.explainers
+    gradients = not chosen or any(get_method(name).needs_gradients for name in chosen)
+    backends = build_backends(context, subject, samples, gradients=gradients)
+    if context.config.samples is None:
+        rows = _batch(context, budget, subject, samples).internal_batch_size
+        samples = _samples_that_fit(backends, subject, samples, budget, rows)
+    x = _tensor(samples, subject.attributed)
+    others = tuple(_tensor(samples, n) for n in subject.others)
+    target, wrap, kind = _target(context, backends.reference, x, others)
+    baseline = make_baseline(subject.modality, x, pad_token_id=_pad_token(subject, samples))
+    valid = _valid_tokens(subject, samples)
+    batch = _batch(context, budget, subject, samples)
+    scoring = Scoring(
+        forward=target.forward,
+        x=x,
+        others=others,
+        target=target.target if target.target is not None else 0,
+        baseline=baseline.tensor,
+        modality=subject.modality,
+        classification=kind == "classification",
+        feature_mask=_metric_features(subject, x, valid),
+        truth=samples.truth,
+        valid=valid,
+        budget=budget,
+        seed=context.config.seed,
+        clock=clock,
+    )
+    return Setup(
+        context, budget, subject, samples, backends, target, wrap, kind, baseline, batch, scoring
+    )
+
+
+def _batch(
+    context: AuditContext, budget: ExplainBudget, subject: Subject, samples: Samples
+) -> BatchPlan:
+    return choose_batch(
+        context.summary.parameter_bytes,
+        max(1, samples.arrays[subject.attributed][0].nbytes),
+        budget.memory_budget_bytes,
+        samples_per_call=samples.count,
+    )
+
+
+def _tensor(samples: Samples, name: str) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(samples.arrays[name]))
+
+
+def _samples_that_fit(
+    backends: Backends, subject: Subject, samples: Samples, budget: ExplainBudget, rows: int
+) -> Samples:
+    """Fewer samples when forward+backward passes are slow (see timing.py)."""
+    backend = backends.gradients or backends.reference
+    rows = max(1, min(rows, budget.n_steps))
+    first = tuple(_tensor(samples, n)[:1] for n in (subject.attributed, *subject.others))
+    per_pass = probe_seconds(backend.forward, first, rows)
+    per_sample = per_pass * budget.n_steps / rows
+    count = fitting_samples(samples.count, per_sample, budget.seconds)
+    why = (
+        f"{count} of {samples.count} samples explained: a {budget.n_steps}-step attribution "
+        f"takes about {per_sample:.3g} s a sample here (a forward+backward pass of {rows} "
+        f"rows, {per_pass:.3g} s), and more would not fit the budget's {budget.seconds:g} s "
+        "(pass --samples N to choose)"
+    )
+    return samples.first(count, why)
+
+
+def _target(
+    context: AuditContext,
+    reference: Backend,
+    x: torch.Tensor,
+    others: tuple[torch.Tensor, ...],
+) -> tuple[Target, Wrap, Kind]:
+    """(the target on the reference forward, how to put it on another forward, the kind of
+    model)."""
+    outputs = context.model.outputs
+    output = f"output '{outputs[0].name}'" if outputs else "the first output"
+    with torch.no_grad():
+        raw = reference.forward(x, *others)
+    if x.is_floating_point() and raw.shape == x.shape:
+        target = reconstruction_error(reference.forward)
+        return _described(target, output), _reconstruction, "reconstruction"
+    if context.config.target is not None:
+        target = fixed_class(reference.forward, (x, *others), context.config.target)
+    elif raw.shape[1] == 1:
+        target = scalar_output(reference.forward, (x, *others))
+    else:
+        target = predicted_class(reference.forward, (x, *others))
+    kind: Kind = "classification" if raw.shape[1] > 1 else "regression"
+    return _described(target, output), _unchanged, kind
+
+
+def _reconstruction(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    return reconstruction_error(forward).forward  # an nn.Module: hookable
+
+
+def _unchanged(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    return forward
+
+
+def _described(target: Target, output: str) -> Target:
+    return replace(target, description=f"{output}: {target.description}")
+
+
+def _mask_input(subject: Subject, samples: Samples) -> np.ndarray | None:
+    """The attention mask beside token ids: an input named *mask* of the ids' shape."""
+    ids = samples.arrays[subject.attributed]
+    for name in subject.others:
+        array = samples.arrays[name]
+        if "mask" in name.lower() and array.shape == ids.shape:
+            return array
+    return None
+
+
+def _pad_token(subject: Subject, samples: Samples) -> int | None:
+    """The id the attention mask hides most often (the pad token), or None."""
+    if subject.modality != "tokens":
+        return None
+    mask = _mask_input(subject, samples)
+    if mask is None:
+        return None
+    hidden = samples.arrays[subject.attributed][mask == 0]
+    if hidden.size == 0:
+        return None
+    values, counts = np.unique(hidden, return_counts=True)
+    return int(values[counts.argmax()])
+
+
+def _valid_tokens(subject: Subject, samples: Samples) -> np.ndarray | None:
+    if subject.modality != "tokens":
+        return None
+    mask = _mask_input(subject, samples)
+    return None if mask is None else mask != 0
+
+
+def _metric_features(
+    subject: Subject, x: torch.Tensor, valid: np.ndarray | None
+) -> torch.Tensor | None:
+    """Superpixel blocks on images (the perturbation methods' own); on padded token ids each
+    real token, and the padding as one feature, so rank correlations are not made of the
+    padding's tied zeros."""
+    if subject.modality == "image":
+        return default_feature_mask("image", x)
+    if valid is None:
+        return None
+    positions = np.arange(1, valid.shape[1] + 1)[None, :]
+    return torch.from_numpy(np.where(valid, positions, 0).astype(np.int64))

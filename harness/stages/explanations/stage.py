@@ -1,0 +1,322 @@
+"""The ``explanations`` stage: attribute, score, sanity-check, compare.
+
+    subject, samples    the attributed input and N samples (plan.py)
+    setup               backends, target, baseline, batching (setup.py, backends.py)
+    per method          attribute (timed, halving the batch on out-of-memory), the scorecard
+                        (scoring.py), the randomisation test (sanity.py)
+    beside them         the random-attribution baseline, scored alike; the agreement matrix
+
+A method that cannot apply is ``skipped`` with the reason, one that raises ``failed`` with
+its error; the stage fails only when every method that ran failed. The budget's seconds
+bound the whole (timing.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from harness.core.errors import StageError, first_line
+from harness.core.explanations import Agreement, ExplanationsSection, MethodResult
+from harness.explainers import metrics
+from harness.explainers.methods.base import (
+    AttributionOutput,
+    AttributionRequest,
+    Explainer,
+    MethodNotApplicableError,
+)
+from harness.explainers.methods.batching import with_oom_halving
+from harness.stages.context import AuditContext
+from harness.stages.explanations.backends import Backend
+from harness.stages.explanations.display import shown_attributions, shown_inputs
+from harness.stages.explanations.plan import (
+    EXPLAIN_BUDGETS,
+    PlannedMethod,
+    choose_subject,
+    gather_samples,
+    plan_methods,
+)
+from harness.stages.explanations.sanity import sanity_check
+from harness.stages.explanations.scoring import finite, score, skipped
+from harness.stages.explanations.setup import Setup, prepare
+from harness.stages.explanations.timing import Clock, steps_that_fit
+
+__all__ = ["attribution_request", "explanations_stage"]
+
+log = logging.getLogger(__name__)
+
+Explain = Callable[..., torch.Tensor]
+
+
+def explanations_stage(context: AuditContext) -> ExplanationsSection:
+    budget = EXPLAIN_BUDGETS[context.config.budget]
+    clock = Clock(budget.seconds)
+    subject = choose_subject(context)
+    if isinstance(subject, str):
+        return ExplanationsSection(status="skipped", reason=subject)
+    samples = gather_samples(context, subject, context.config.samples or budget.samples)
+    # --threads binds torch too: the pipeline sets it for the whole audit process.
+    return _explain(prepare(context, budget, subject, samples, clock))
+
+
+def _explain(setup: Setup) -> ExplanationsSection:
+    backends, config = setup.backends, setup.context.config
+    gradients = backends.gradients
+    planned = plan_methods(
+        config.explainers,
+        config.budget,
+        setup.subject.modality,
+        has_gradients=gradients is not None,
+        no_gradients_reason=backends.no_gradients,
+        has_layer=gradients is not None and gradients.layer is not None,
+    )
+    outcomes = []
+    for index, method in enumerate(planned):
+        # The random baseline comes last and gets a share of the time like a method.
+        outcomes.append(_method(setup, method, setup.clock.share(len(planned) - index + 1)))
+    results = tuple(r for r, _ in outcomes)
+    ran = [r for r in results if r.status != "skipped"]
+    if ran and all(r.status == "failed" for r in ran):
+        reasons = "; ".join(f"{r.name}: {r.reason}" for r in ran)
+        raise StageError(f"every attribution method failed ({reasons})")
+    notes = [f"samples: {setup.samples.source}", *setup.samples.notes]
+    if config.target is not None and setup.kind == "reconstruction":
+        notes.append(f"--target {config.target} ignored: {setup.target.description}")
+    return ExplanationsSection(
+        status="ok" if ran else "skipped",
+        reason=None if ran else "no attribution method can run on this model (see methods)",
+        modality=setup.subject.modality,
+        samples=setup.samples.count,
+        target=setup.target.description,
+        baseline=setup.baseline.description,
+        batching=setup.batching_record(),
+        conversion=backends.conversion,
+        methods=results,
+        random_baseline=_random_baseline(setup),
+        agreement=_agreement({r.name: a for r, a in outcomes if a is not None}, setup),
+        attributed_input=setup.subject.attributed,
+        inputs=shown_inputs(
+            setup.scoring.x,
+            setup.samples.labels,
+            setup.samples.truth,
+            setup.subject.modality,
+            setup.budget.shown,
+        ),
+        notes=tuple(notes),
+    )
+
+
+# --- one method ---------------------------------------------------------------------------
+
+
+def _method(
+    setup: Setup, planned: PlannedMethod, allowance: float
+) -> tuple[MethodResult, torch.Tensor | None]:
+    """Attribute, score and sanity-check one method within ``allowance`` seconds (the
+    attribution itself is not cut short; what follows it is sized to fit)."""
+    if planned.skip is not None:
+        return MethodResult(planned.name, "skipped", reason=planned.skip), None
+    if setup.clock.spent():
+        return MethodResult(planned.name, "skipped", reason=setup.clock.spent_reason()), None
+    own = Clock(allowance)
+    cls = planned.cls
+    backend = setup.backends.gradients if cls.needs_gradients else setup.backends.reference
+    assert backend is not None  # plan_methods skipped the gradient methods without one
+    explainer = cls(**_budget_parameters(cls, setup))
+    request = attribution_request(setup, cls, backend)
+    try:
+        output, halvings = _attribute(explainer, request)
+    except MethodNotApplicableError as exc:
+        return MethodResult(planned.name, "skipped", reason=first_line(exc)), None
+    except Exception as exc:
+        log.warning("%s failed: %s", planned.name, first_line(exc), exc_info=True)
+        failed = MethodResult(planned.name, "failed", reason=first_line(exc), backend=backend.name)
+        return failed, None
+    attributions = output.attributions.detach().cpu()
+    if not torch.isfinite(attributions).all():
+        why = "the attributions hold NaN or infinite values"
+        return MethodResult(planned.name, "failed", reason=why, backend=backend.name), None
+    explain, perturbations = _sensitivity_plan(setup, explainer, request, output, own.left())
+    card = score(
+        setup.scoring,
+        attributions,
+        explain=explain,
+        perturbations=perturbations,
+        multiplies_by_inputs=cls.multiplies_by_inputs,
+        has_delta=cls.has_convergence_delta,
+        group_reduce="sum" if cls.needs_gradients else "mean",
+    )
+    sanity, mprt = sanity_check(
+        setup,
+        explainer,
+        request,
+        backend,
+        attribution_seconds=output.seconds,
+        allowance=own.left(),
+    )
+    result = MethodResult(
+        name=planned.name,
+        status="ok",
+        backend=backend.name,
+        parameters=_record({**output.parameters, "oom_halvings": halvings}),
+        seconds=output.seconds,
+        metrics=(*card.metrics, mprt),
+        curves=card.curves,
+        sanity=sanity,
+        ground_truth=card.ground_truth,
+        attributions=shown_attributions(
+            attributions, setup.targets(), setup.subject.modality, setup.budget.shown
+        ),
+    )
+    return result, attributions
+
+
+def _record(parameters: dict[str, Any]) -> dict[str, str | int | float]:
+    """Parameters as the result holds them: a flag (``abs=True``) as 0 or 1."""
+    return {k: int(v) if isinstance(v, bool) else v for k, v in parameters.items()}
+
+
+def _budget_parameters(cls: type[Explainer], setup: Setup) -> dict[str, int]:
+    return {"n_steps": setup.budget.n_steps} if "n_steps" in cls.DEFAULTS else {}
+
+
+def attribution_request(setup: Setup, cls: type[Explainer], backend: Backend) -> AttributionRequest:
+    """What the stage hands CLS for the audit's samples on BACKEND (the benchmarks time the
+    same request)."""
+    inputs = setup.inputs
+    if cls.needs_gradients:
+        # Hooks on a branch fed only by another float input (DeepLift, GuidedBackprop) need
+        # it to carry gradients too: the twin's weights do not.
+        inputs = (inputs[0], *(_differentiable(t) for t in inputs[1:]))
+    blocks = not cls.needs_gradients and setup.subject.modality == "image"
+    return AttributionRequest(
+        forward=setup.wrap(backend.forward),
+        inputs=inputs,
+        target=setup.target.target,
+        baseline=setup.baseline.tensor,
+        modality=setup.subject.modality,
+        seed=setup.context.config.seed,
+        internal_batch_size=setup.batch.internal_batch_size,
+        perturbations_per_eval=setup.batch.perturbations_per_eval,
+        layer=backend.layer,
+        # Superpixel blocks on images; one feature per token or element elsewhere.
+        feature_mask=setup.scoring.feature_mask if blocks else None,
+    )
+
+
+def _differentiable(tensor: torch.Tensor) -> torch.Tensor:
+    if not tensor.is_floating_point():
+        return tensor
+    return tensor.detach().clone().requires_grad_(True)
+
+
+def _attribute(explainer: Explainer, request: AttributionRequest) -> tuple[AttributionOutput, int]:
+    """The attributions, halving the batch on out-of-memory; (output, halvings)."""
+    if explainer.needs_gradients:
+        retry = with_oom_halving(
+            lambda b: explainer.attribute(replace(request, internal_batch_size=b)),
+            request.internal_batch_size or 1,
+        )
+    else:
+        retry = with_oom_halving(
+            lambda b: explainer.attribute(replace(request, perturbations_per_eval=b)),
+            request.perturbations_per_eval,
+        )
+    return retry.value, retry.halvings
+
+
+def _sensitivity_plan(
+    setup: Setup,
+    explainer: Explainer,
+    request: AttributionRequest,
+    output: AttributionOutput,
+    allowance: float,
+) -> tuple[Explain | str, int]:
+    """``explain(x, target=t)`` for max-sensitivity and its perturbation count, or why
+    none: the metric hands over the first k samples, each repeated once per perturbation,
+    so each perturbation costs about k / N of the attribution's time."""
+    if not setup.scoring.x.is_floating_point():
+        return "token ids cannot move by a small radius; not applicable", 0
+    k = setup.scoring.sensitivity_count
+    each = output.seconds * k / setup.scoring.x.shape[0]
+    perturbations = steps_that_fit(setup.budget.sensitivity_perturbations, each, 0.25 * allowance)
+    if not perturbations:
+        why = (
+            f"one perturbation re-runs the method on {k} samples (about {each:.3g} s) and the "
+            f"time left for it is {0.25 * allowance:.3g} s; pass --budget thorough"
+        )
+        return why, 0
+
+    def explain(x: torch.Tensor, target: Any = None) -> torch.Tensor:
+        reps = max(1, x.shape[0] // k)
+        others = tuple(o[:k].repeat_interleave(reps, 0) for o in request.inputs[1:])
+        moved = replace(
+            request,
+            inputs=(x, *others),
+            baseline=request.baseline[:k].repeat_interleave(reps, 0),
+            target=target if target is not None else request.target,
+        )
+        return explainer.attribute(moved).attributions
+
+    return explain, perturbations
+
+
+# --- beside the methods -------------------------------------------------------------------
+
+
+def _random_baseline(setup: Setup) -> MethodResult:
+    """Uniform random attributions, scored like a method: what chance scores."""
+    s = setup.scoring
+    seed = setup.context.config.seed
+    attributions = metrics.random_attributions(torch.zeros(s.x.shape), seed=seed)
+    draw = metrics.random_explainer(seed=seed + 1)
+    explain: Explain | str = (
+        (lambda x, **_: draw(x))
+        if s.x.is_floating_point()
+        else "token ids cannot move by a small radius; not applicable"
+    )
+    card = score(
+        s,
+        attributions,
+        explain=explain,
+        perturbations=setup.budget.sensitivity_perturbations,
+        multiplies_by_inputs=False,
+        has_delta=False,
+        group_reduce="sum",
+    )
+    mprt = skipped(
+        "mprt", False, "random attributions do not depend on the model: nothing to randomise"
+    )
+    return MethodResult(
+        name="random",
+        status="ok",
+        backend="none",
+        parameters={"distribution": "uniform(-1, 1)", "seed": seed},
+        metrics=(*card.metrics, mprt),
+        curves=card.curves,
+        ground_truth=card.ground_truth,
+    )
+
+
+def _agreement(attributions: dict[str, torch.Tensor], setup: Setup) -> Agreement | None:
+    if len(attributions) < 2:
+        return None
+    try:
+        result = metrics.agreement(attributions, feature_mask=setup.scoring.feature_mask)
+    except Exception as exc:
+        log.warning("agreement failed: %s", first_line(exc))
+        return None
+
+    def matrix(rows: tuple[tuple[float, ...], ...]) -> tuple[tuple[float | None, ...], ...]:
+        return tuple(tuple(finite(v) for v in row) for row in rows)
+
+    return Agreement(
+        methods=result.names,
+        spearman=matrix(result.spearman),
+        top_k_overlap=matrix(result.top_k_overlap),
+        top_k_fraction=float(result.parameters["top_k_fraction"]),
+    )

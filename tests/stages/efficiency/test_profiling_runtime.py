@@ -1,0 +1,113 @@
+"""The timing loops, the memory watch and the backends, on calls whose cost is known."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from harness.stages.efficiency import memory
+from harness.stages.efficiency.budget import PROFILE_BUDGETS
+from harness.stages.efficiency.ort_backend import OrtSession, matmul_peak_gflops, op_profile
+from harness.stages.efficiency.sampling import sample_latency, time_calls, warm_up
+from harness.testing import onnx_builders
+
+QUICK = PROFILE_BUDGETS["quick"]
+
+
+def sleeper(seconds: float):
+    return lambda: time.sleep(seconds)
+
+
+def test_every_sample_covers_the_call():
+    samples = time_calls(sleeper(0.002), 5)
+    assert len(samples) == 5
+    assert all(s >= 2.0 for s in samples)  # sleep() never returns early
+
+
+def test_a_call_reporting_its_own_time_is_taken_at_its_word():
+    # CUDA calls return their CUDA-event time; the loop must record that, not wall time.
+    assert time_calls(lambda: 7.5, 3) == [7.5, 7.5, 7.5]
+
+
+def test_sampling_meets_the_floors_before_stopping_on_ci():
+    budget = dataclasses.replace(QUICK, min_calls=40, min_seconds=0.05, target_ci_rel_width=1.0)
+    result = sample_latency(sleeper(0.001), budget)
+    assert result.stopped_because == "ci within target"
+    assert len(result.samples_ms) >= 40
+    assert result.sampling_seconds >= 0.05
+
+
+def test_sampling_stops_at_the_time_limit_for_a_slow_call():
+    budget = dataclasses.replace(QUICK, min_calls=1000, max_seconds=0.15, warmup_max_calls=2)
+    result = sample_latency(sleeper(0.03), budget)
+    assert result.stopped_because == "time limit"
+    assert 1 <= len(result.samples_ms) < 1000
+
+
+def test_sampling_stops_at_the_call_limit():
+    budget = dataclasses.replace(QUICK, min_calls=10, max_calls=30, target_ci_rel_width=0.0)
+    result = sample_latency(lambda: None, budget)
+    assert result.stopped_because == "call limit"
+    assert len(result.samples_ms) == 30
+
+
+def test_warm_up_settles_on_a_steady_call_and_gives_up_on_a_bound():
+    calls, settled = warm_up(sleeper(0.001), QUICK)
+    assert settled and calls >= 20  # two windows of 10
+    drifting = iter(range(1, 10_000))
+    budget = dataclasses.replace(QUICK, warmup_max_calls=30)
+    calls, settled = warm_up(lambda: time.sleep(next(drifting) * 1e-4), budget)
+    assert not settled and calls == 30
+
+
+def test_peak_memory_sees_a_known_allocation():
+    size = 200 << 20
+    before = memory.current_rss_bytes()
+    with memory.watch_peak() as peak:
+        block = np.ones(size, dtype=np.uint8)  # touched pages: resident
+        del block
+    assert peak.peak_bytes >= before + size * 0.95
+
+
+def test_peak_memory_by_polling_sees_a_held_allocation(monkeypatch):
+    monkeypatch.setattr(memory, "method", lambda: "psutil-poll")
+    size = 100 << 20
+    before = memory.current_rss_bytes()
+    with memory.watch_peak() as peak:
+        block = np.ones(size, dtype=np.uint8)
+        time.sleep(0.05)  # the poller samples every millisecond
+        del block
+    assert peak.peak_bytes >= before + size * 0.9
+
+
+@pytest.fixture(scope="module")
+def tiny_cnn(tmp_path_factory):
+    return onnx_builders.tiny_cnn(tmp_path_factory.mktemp("cnn"))
+
+
+def test_ort_session_records_its_settings_and_times(tiny_cnn):
+    session = OrtSession(tiny_cnn, "cpu", threads=1)
+    assert session.load_ms >= 0 and session.session_ms > 0
+    settings = session.settings()
+    assert settings["intra_op_threads"] == "1"
+    assert settings["graph_optimization_level"] == "ORT_ENABLE_ALL"
+    feeds = {"pixels": np.zeros((1, 1, 28, 28), np.float32)}
+    (logits,) = session.caller(feeds)()
+    assert logits.shape == (1, 10)
+
+
+def test_ort_op_profile_names_the_ops_of_the_graph(tiny_cnn):
+    feeds = {"pixels": np.zeros((2, 1, 28, 28), np.float32)}
+    profile = op_profile(tiny_cnn, "cpu", 1, feeds, runs=3)
+    ops = {o.op_type for o in profile.by_op}
+    assert "Conv" in ops
+    assert sum(o.share for o in profile.by_op) == pytest.approx(1.0)
+    assert profile.runs == 3 and profile.slowest_nodes
+    assert profile.slowest_nodes[0].mean_us >= profile.slowest_nodes[-1].mean_us
+
+
+def test_matmul_peak_is_a_positive_rate():
+    assert matmul_peak_gflops(64, "cpu", 1, seconds=0.05) > 0
