@@ -1,8 +1,8 @@
 """``python -m harness``: a thin command line over the library.
 
-It parses flags, calls the pipeline, prints progress on stderr and maps the harness's
-errors to one line and an exit code. It imports nothing heavy until a command runs, so
-``--help`` and ``--version`` answer at once.
+It parses flags, hands them to the command's module (``harness.commands.<command>.run``)
+and maps the harness's errors to one line and an exit code. It imports nothing heavy, nor
+the command, until a command runs, so ``--help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 from harness._version import __version__
@@ -53,14 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_command(commands: Any, name: str, *, help: str, description: str) -> _Parser:
+    """A subcommand's parser, with the exit codes under its options as the top level has."""
+    parser: _Parser = commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def _add_audit(commands: Any) -> None:
-    audit = commands.add_parser(
+    audit = _add_command(
+        commands,
         "audit",
         help="audit a model and write report.html + result.json",
         description="Audit MODEL: an .onnx file, ref:NAME (a bundled reference model) or "
         "package.module:factory (a callable returning a torch.nn.Module).",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     audit.add_argument("model", metavar="MODEL")
     audit.add_argument("--out", metavar="DIR", help="output folder (default ./audit-<stem>/)")
@@ -116,17 +126,15 @@ def _add_audit(commands: Any) -> None:
     audit.add_argument("--quiet", action="store_true", help="no progress on stderr")
     audit.add_argument("--force", action="store_true", help="replace an existing --out")
     audit.add_argument("--debug", action="store_true", help="show tracebacks")
-    audit.set_defaults(handler=_run_audit)
 
 
 def _add_report(commands: Any) -> None:
-    report = commands.add_parser(
+    report = _add_command(
+        commands,
         "report",
         help="re-render report.html from a result.json alone (no model needed)",
         description="Re-render the HTML report from RESULT (a result.json), upgrading "
         "results of older schema versions first.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("result", metavar="RESULT")
     report.add_argument(
@@ -139,11 +147,11 @@ def _add_report(commands: Any) -> None:
         "audit's own",
     )
     report.add_argument("--debug", action="store_true", help="show tracebacks")
-    report.set_defaults(handler=_run_report)
 
 
 def _add_gate(commands: Any) -> None:
-    gate = commands.add_parser(
+    gate = _add_command(
+        commands,
         "gate",
         help="fail CI when CURRENT is significantly worse than BASE (exit 1, or 4: inconclusive)",
         description="Judge CURRENT against BASE: two result.json files, or with --ab two\n"
@@ -154,8 +162,6 @@ def _add_gate(commands: Any) -> None:
         "latency.p50:10%, latency.p90:15%, throughput.max:-10%, memory.peak_inference:10%\n"
         "(those both results hold; two audits drift apart by several percent), and with\n"
         "--ab latency.p50:5%, latency.p90:10%. Shared CI runners: prefer --ab.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     gate.add_argument("base", metavar="BASE", help="the reference result.json (or .onnx)")
     gate.add_argument("current", metavar="CURRENT", help="the result.json to judge (or .onnx)")
@@ -189,50 +195,17 @@ def _add_gate(commands: Any) -> None:
     gate.add_argument("--threads", type=int, metavar="N", help="--ab: runtime threads (all)")
     gate.add_argument("--quiet", action="store_true", help="--ab: no progress on stderr")
     gate.add_argument("--debug", action="store_true", help="show tracebacks")
-    gate.set_defaults(handler=_run_gate)
-
-
-def _run_gate(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from harness.gate.gate import GateRequest, run_gate
-    from harness.gate.report import terminal, write_junit, write_markdown
-
-    request = GateRequest(
-        base=Path(args.base),
-        current=Path(args.current),
-        checks=tuple(args.check or ()),
-        policy=Path(args.policy) if args.policy else None,
-        run=args.run,
-        alpha=args.alpha,
-        inconclusive=args.inconclusive,
-        strict_env=args.strict_env,
-        ab=args.ab,
-        budget=args.budget,
-        threads=args.threads,
-    )
-    gate = run_gate(request, _Terminal(quiet=args.quiet).progress)
-    if args.markdown:
-        write_markdown(gate, Path(args.markdown))
-    if args.junit:
-        write_junit(gate, Path(args.junit))
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = max(console.width, 120)  # a CI log: no terminal to wrap for
-    console.print(terminal(gate))
-    return gate.exit_code
 
 
 def _add_compare(commands: Any) -> None:
-    compare = commands.add_parser(
+    compare = _add_command(
+        commands,
         "compare",
         help="compare two audits' result.json files in one HTML page (no models needed)",
         description="Compare A (the base) and B (the current), two result.json files: "
         "every headline metric judged as the gate judges it at default thresholds, findings "
         "new and resolved, attribution agreement, environment differences. Exits 0 whatever "
         "changed; use 'harness gate' to fail a build.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     compare.add_argument("base", metavar="A")
     compare.add_argument("current", metavar="B")
@@ -240,99 +213,16 @@ def _add_compare(commands: Any) -> None:
         "-o", "--output", metavar="FILE", help="where to write (default: diff.html beside B)"
     )
     compare.add_argument("--debug", action="store_true", help="show tracebacks")
-    compare.set_defaults(handler=_run_compare)
 
 
-def _run_compare(args: argparse.Namespace) -> int:
-    from harness.commands.compare import compare
+def _run_command(args: argparse.Namespace) -> int:
+    """Run the parsed command through ``harness.commands.<command>.run``, imported only now
+    so that ``--help`` and ``--version`` import nothing heavy."""
+    from importlib import import_module
 
-    output = Path(args.output) if args.output else None
-    written = compare(Path(args.base), Path(args.current), output)
-    print(f"wrote {written}")
-    return ExitCode.OK
-
-
-def _run_report(args: argparse.Namespace) -> int:
-    from harness.commands.report import rerender
-
-    written = rerender(
-        Path(args.result),
-        Path(args.output) if args.output else None,
-        Path(args.config) if args.config else None,
-    )
-    print(f"wrote {written}")
-    return ExitCode.OK
-
-
-def _run_audit(args: argparse.Namespace) -> int:
-    from harness.core.config import resolve_config, settings_from_flags
-    from harness.pipeline import audit
-
-    flags = settings_from_flags(
-        out=args.out,
-        shape=args.shape,
-        data=args.data,
-        value=args.value,
-        device=args.device,
-        seed=args.seed,
-        threads=args.threads,
-        budget=args.budget,
-        backend=args.backend,
-        explainers=args.explainers,
-        samples=args.samples,
-        target=args.target,
-        skip=args.skip,
-        quiet=args.quiet,
-        force=args.force,
-    )
-    config_file = Path(args.config) if args.config else None
-    config = resolve_config(args.model, flags, config_file, Path.cwd())
-    terminal = _Terminal(quiet=config.quiet)
-    result, out = audit(config, terminal.progress, command=_command_line(args.argv))
-    for warning in result.inputs.warnings:
-        terminal.warn(warning)
-    print(f"wrote {out / 'report.html'} and {out / 'result.json'}")
-    failed = result.failed_stages()
-    if failed:
-        terminal.warn(f"stage(s) failed: {', '.join(failed)} (see the report)")
-        return ExitCode.CHECK_FAILED
-    return ExitCode.OK
-
-
-def _command_line(argv: Sequence[str]) -> str:
-    """The command as a user would type it again, whatever launched it (the ``harness``
-    script or ``python -m harness``)."""
-    import shlex
-
-    return shlex.join(["python", "-m", "harness", *argv])
-
-
-class _Terminal:
-    """Progress and warnings on stderr, through rich when it is installed."""
-
-    def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-
-        self.quiet = quiet
-        self.console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-    def progress(self, step: str, event: str, detail: str) -> None:
-        if self.quiet:
-            return
-        if event == "start":
-            self.console.print(f"[bold]{step:>12}[/] {detail} ...", markup=True)
-        else:
-            self.console.print(f"[bold]{step:>12}[/] {detail}", markup=True)
-
-    def warn(self, message: str) -> None:
-        if not self.quiet:
-            self.console.print(f"[yellow]warning:[/] {_escape(message)}", markup=True)
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+    command = import_module(f"harness.commands.{args.command}")
+    code: int = command.run(args)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -341,8 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = arguments
     debug = getattr(args, "debug", False)
     try:
-        code: int = args.handler(args)
-        return code
+        return _run_command(args)
     except HarnessError as exc:
         if debug:
             traceback.print_exc()

@@ -1,1 +1,5 @@
-"""The subcommands that read results: report (re-render) and compare."""
+"""The subcommands, one module each: audit, report (re-render), compare, gate.
+
+Each module's ``run(args) -> int`` does the command ``harness.cli`` parsed and returns its
+exit code; ``terminal`` prints progress for those that take a while.
+"""

@@ -8,14 +8,24 @@ it only reports: its exit code is 0 whatever changed (``harness gate`` fails a b
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+from harness.core.errors import ExitCode
 from harness.core.result import AuditResult
 from harness.output import write_html_file
 
-__all__ = ["DIFF_FILE", "compare"]
+__all__ = ["DIFF_FILE", "compare", "run"]
 
 DIFF_FILE = "diff.html"
+
+
+def run(args: argparse.Namespace) -> int:
+    """``harness compare A B [-o FILE]``: write the page, say where."""
+    output = Path(args.output) if args.output else None
+    written = compare(Path(args.base), Path(args.current), output)
+    print(f"wrote {written}")
+    return ExitCode.OK
 
 
 def compare(base_path: Path, current_path: Path, output: Path | None = None) -> Path:

@@ -6,13 +6,26 @@ older schema version (upgraded by ``migrate()``), renders without the model.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 
+from harness.core.errors import ExitCode
 from harness.core.result import AuditResult
 from harness.output import REPORT_FILE, write_html_file
 
-__all__ = ["rerender"]
+__all__ = ["rerender", "run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """``harness report RESULT [-o FILE] [--config FILE]``: re-render, say where."""
+    written = rerender(
+        Path(args.result),
+        Path(args.output) if args.output else None,
+        Path(args.config) if args.config else None,
+    )
+    print(f"wrote {written}")
+    return ExitCode.OK
 
 
 def rerender(

@@ -1,12 +1,18 @@
-"""``python -m harness gate``: judge CURRENT against BASE and turn the verdicts into an exit code.
+"""The gate's judge: CURRENT against BASE, the verdicts turned into an exit code.
 
 Two ways to get the two sides:
 
 - two ``result.json`` files (the default): their headline metrics, from one backend run
   each (``--run``, or ``@RUN`` on a check; the first run by default), and the differences
   between the environments they were measured in;
-- ``--ab BASE.onnx CANDIDATE.onnx``: both models measured now, interleaved in one process
-  (``harness.stages.efficiency.ab``), so there is no environment to differ.
+- ``--ab BASE.onnx CANDIDATE.onnx``: both models measured now, interleaved in one process,
+  so there is no environment to differ. The gate measures nothing itself: the command
+  (``harness.commands.gate``) times the models and hands their metrics over as a
+  ``Measurement``, so judging never loads a model and stays reproducible from its inputs.
+
+Use it in two steps: ``plan_gate(request)`` checks the flags, reads the policy and (in file
+mode) both results, so every usage error comes before a measurement starts; then
+``judge(plan, measurement)`` decides.
 
 Exit code: 1 if any check regressed (or, with ``--strict-env``, the environments differ);
 else 4 if any check is inconclusive and inconclusive fails; else 0. Improvements never fail.
@@ -14,7 +20,7 @@ else 4 if any check is inconclusive and inconclusive fails; else 0. Improvements
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -42,11 +48,10 @@ from harness.gate.checks import (
     load_policy,
 )
 
-__all__ = ["GateRequest", "GateResult", "run_gate"]
+__all__ = ["GatePlan", "GateRequest", "GateResult", "Measurement", "judge", "plan_gate"]
 
 Metrics = Mapping[str, Metric]
 T = TypeVar("T")
-Progress = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,26 @@ def _checks_text(count: int) -> str:
 
 
 @dataclass(frozen=True)
+class Measurement:
+    """Both models' metrics from one A/B measurement, as the command measured them."""
+
+    base: Metrics
+    current: Metrics
+    protocol: str  # how they were measured, in words
+
+
+@dataclass(frozen=True)
+class GatePlan:
+    """A request whose flags are checked, with its checks' specs and, in file mode, both
+    results: all ``judge`` needs besides an A/B measurement."""
+
+    request: GateRequest
+    policy: Policy | None
+    specs: tuple[CheckSpec, ...]
+    results: tuple[AuditResult, AuditResult] | None  # (base, current); None with --ab
+
+
+@dataclass(frozen=True)
 class _Sides:
     """The metrics of both sides, by run (None: the default run), and how they came."""
 
@@ -130,15 +155,32 @@ class _Sides:
     compared: str
 
 
-def run_gate(request: GateRequest, progress: Progress | None = None) -> GateResult:
-    """Judge REQUEST's checks; PROGRESS(step, event, detail) hears of an A/B measurement."""
+def plan_gate(request: GateRequest) -> GatePlan:
+    """Check REQUEST's flags and read what it names; raises the usage error a bad flag,
+    policy or result deserves before anything is measured."""
     if request.alpha is not None and not 0 < request.alpha < 1:
         raise UsageError(f"--alpha {request.alpha:g} is not between 0 and 1; try 0.01")
     if not request.ab and (request.budget is not None or request.threads is not None):
         raise UsageError("--budget and --threads set how --ab measures; add --ab or drop them")
     policy = load_policy(request.policy) if request.policy else None
-    specs, sides = _sides(request, policy, progress)
-    checks = _checks(specs, sides, DEFAULT_AB_CHECKS if request.ab else DEFAULT_CHECKS)
+
+    def specs_for(model: str) -> tuple[CheckSpec, ...]:
+        return (policy.specs_for(model) if policy else ()) + flag_specs(request.checks)
+
+    if request.ab:
+        specs = specs_for(request.current.stem)
+        _check_ab(request, specs)
+        return GatePlan(request, policy, specs, None)
+    base = AuditResult.read(request.base, "BASE")
+    current = AuditResult.read(request.current, "CURRENT")
+    return GatePlan(request, policy, specs_for(current.model.name), (base, current))
+
+
+def judge(plan: GatePlan, measurement: Measurement | None = None) -> GateResult:
+    """Judge PLAN's checks on its two results, or with --ab on MEASUREMENT."""
+    request, policy = plan.request, plan.policy
+    sides = _sides(plan, measurement)
+    checks = _checks(plan.specs, sides, DEFAULT_AB_CHECKS if request.ab else DEFAULT_CHECKS)
     alpha = _first(request.alpha, policy.alpha if policy else None) or DEFAULT_ALPHA
     inconclusive: InconclusivePolicy = (
         _first(request.inconclusive, policy.inconclusive if policy else None) or "fail"
@@ -154,19 +196,15 @@ def run_gate(request: GateRequest, progress: Progress | None = None) -> GateResu
     )
 
 
-def _sides(
-    request: GateRequest, policy: Policy | None, progress: Progress | None
-) -> tuple[tuple[CheckSpec, ...], _Sides]:
-    def specs_for(model: str) -> tuple[CheckSpec, ...]:
-        return (policy.specs_for(model) if policy else ()) + flag_specs(request.checks)
-
+def _sides(plan: GatePlan, measurement: Measurement | None) -> _Sides:
+    request = plan.request
     if request.ab:
-        specs = specs_for(request.current.stem)
-        return specs, _measure_ab(request, specs, progress)
-    base = AuditResult.read(request.base, "BASE")
-    current = AuditResult.read(request.current, "CURRENT")
-    specs = specs_for(current.model.name)
-    return specs, _compare_results(request, specs, base, current)
+        if measurement is None:
+            raise ValueError("--ab: judge() needs the measurement of both models")
+        compared = f"{request.current} against {request.base}, {measurement.protocol}"
+        return _Sides({None: (measurement.base, measurement.current)}, (), compared)
+    assert plan.results is not None  # plan_gate reads both results in file mode
+    return _compare_results(request, plan.specs, *plan.results)
 
 
 def _compare_results(
@@ -197,9 +235,8 @@ def _compare_results(
     return _Sides(metrics, environment, compared)
 
 
-def _measure_ab(
-    request: GateRequest, specs: Sequence[CheckSpec], progress: Progress | None
-) -> _Sides:
+def _check_ab(request: GateRequest, specs: Sequence[CheckSpec]) -> None:
+    """What --ab cannot do, refused before the (long) measurement starts."""
     if request.run is not None or any(_spec_run(spec) for spec in specs):
         raise UsageError(
             "--ab measures one backend run of each model; drop --run and any @RUN in checks"
@@ -207,17 +244,6 @@ def _measure_ab(
     for path in (request.base, request.current):
         if path.suffix == ".json":
             raise UsageError(f"--ab compares two .onnx models, got '{path}'; drop --ab")
-    from harness.stages.efficiency.ab import measure_ab
-
-    measured = measure_ab(
-        request.base,
-        request.current,
-        budget=request.budget or "standard",
-        threads=request.threads,
-        progress=progress,
-    )
-    compared = f"{request.current} against {request.base}, {measured.description}"
-    return _Sides({None: (measured.base, measured.candidate)}, (), compared)
 
 
 def _checks(
