@@ -66,7 +66,7 @@ _SCRIPT_END = re.compile(r"</(?=script)", re.IGNORECASE)
 @cache
 def template_environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("reports", "templates"),
+        loader=PackageLoader("harness.reports", "templates"),
         # Every template here is HTML: model-provided strings (names, metadata, op types)
         # must always land as text, so escaping is on whatever the template is called.
         autoescape=select_autoescape(
