@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import onnx
     import torch
 
-__all__ = ["mprt", "onnx_cascade", "passes_sanity", "torch_cascade"]
+__all__ = ["mprt", "onnx_cascade", "passes_sanity", "random_like", "torch_cascade"]
 
 State = TypeVar("State")
 
@@ -135,7 +135,7 @@ def torch_cascade(
                     if id(p) in done or not p.is_floating_point():
                         continue
                     done.add(id(p))
-                    values = _random_like(p.detach().cpu().double().numpy(), generator)
+                    values = random_like(p.detach().cpu().double().numpy(), generator)
                     p.copy_(torch.from_numpy(values).to(device=p.device, dtype=p.dtype))
             yield name, module
     finally:
@@ -159,7 +159,7 @@ def onnx_cascade(
     for label, names in _onnx_steps(proto.graph, index):
         for name in names:
             tensor = current.graph.initializer[index[name]]
-            values = _random_like(numpy_helper.to_array(tensor), generator)
+            values = random_like(numpy_helper.to_array(tensor), generator)
             tensor.CopyFrom(numpy_helper.from_array(values, name))
         step = onnx.ModelProto()
         step.CopyFrom(current)
@@ -191,8 +191,10 @@ def _randomisable(tensor: onnx.TensorProto) -> bool:
     return floating and math.prod(tensor.dims) > 1
 
 
-def _random_like(values: np.ndarray, generator: np.random.Generator) -> np.ndarray:
-    """N(0, s^2) values of ``values``' shape and dtype, s its std (its RMS when constant)."""
+def random_like(values: np.ndarray, generator: np.random.Generator) -> np.ndarray:
+    """N(0, s^2) values of ``values``' shape and dtype, s its std (its RMS when constant):
+    the draw every randomisation cascade makes, here and in the explanation stage's
+    twin cascade, so that all cascades randomise alike."""
     as_float = values.astype(np.float64)
     scale = float(as_float.std()) if as_float.size > 1 else 0.0
     if scale == 0.0:

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from harness.explainers.metrics.randomisation import random_like
+
 __all__ = [
     "graph_cascade",
     "graph_layer_count",
@@ -59,7 +61,7 @@ def graph_cascade(
         for target, tensors in steps:
             with torch.no_grad():
                 for tensor in tensors:
-                    values = _random_like(tensor.detach().cpu().double().numpy(), generator)
+                    values = random_like(tensor.detach().cpu().double().numpy(), generator)
                     tensor.copy_(torch.from_numpy(values).to(tensor))
             yield labels.get(target, target), graph_module
     finally:
@@ -98,14 +100,6 @@ def _attribute(module: nn.Module, dotted: str) -> torch.Tensor:
 
 def _randomisable(tensor: torch.Tensor) -> bool:
     return tensor.is_floating_point() and tensor.numel() > 1
-
-
-def _random_like(values: np.ndarray, generator: np.random.Generator) -> np.ndarray:
-    as_float = values.astype(np.float64)
-    scale = float(as_float.std()) if as_float.size > 1 else 0.0
-    if scale == 0.0:
-        scale = float(np.sqrt(np.mean(as_float**2)))
-    return (generator.standard_normal(values.shape) * scale).astype(values.dtype)
 
 
 def graph_layer_count(graph_module: nn.Module) -> int:
