@@ -64,6 +64,11 @@ def _add_command(commands: Any, name: str, *, help: str, description: str) -> _P
     return parser
 
 
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    """--debug, last among each command's options: main() shows tracebacks with it."""
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
 def _add_audit(commands: Any) -> None:
     audit = _add_command(
         commands,
@@ -125,7 +130,7 @@ def _add_audit(commands: Any) -> None:
     )
     audit.add_argument("--quiet", action="store_true", help="no progress on stderr")
     audit.add_argument("--force", action="store_true", help="replace an existing --out")
-    audit.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_debug(audit)
 
 
 def _add_report(commands: Any) -> None:
@@ -146,7 +151,7 @@ def _add_report(commands: Any) -> None:
         help="judge the findings by this TOML file's findings thresholds instead of the "
         "audit's own",
     )
-    report.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_debug(report)
 
 
 def _add_gate(commands: Any) -> None:
@@ -194,7 +199,7 @@ def _add_gate(commands: Any) -> None:
     gate.add_argument("--budget", choices=BUDGETS, help="--ab: how long to measure (standard)")
     gate.add_argument("--threads", type=int, metavar="N", help="--ab: runtime threads (all)")
     gate.add_argument("--quiet", action="store_true", help="--ab: no progress on stderr")
-    gate.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_debug(gate)
 
 
 def _add_compare(commands: Any) -> None:
@@ -212,7 +217,7 @@ def _add_compare(commands: Any) -> None:
     compare.add_argument(
         "-o", "--output", metavar="FILE", help="where to write (default: diff.html beside B)"
     )
-    compare.add_argument("--debug", action="store_true", help="show tracebacks")
+    _add_debug(compare)
 
 
 def _run_command(args: argparse.Namespace) -> int:
