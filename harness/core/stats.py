@@ -1,9 +1,14 @@
-"""Two-sample statistics shared by the regression gate and the compare report.
+"""The statistics more than one package uses: the gate's two-sample tests and the
+bootstrap draws that both the gate and the profiler build their intervals from.
 
 Pure functions of sample arrays: no result types, no I/O. A timing difference is judged
 on the raw per-call samples: Mann-Whitney U for the median (a shift of the whole
 distribution), a permutation test for a tail percentile (where the median may not move),
 and Holm's step-down correction when several checks are decided together.
+
+Rules that only one stage applies stay with that stage and are built on these: the
+profiler's per-percentile sample minimums, warm-up and stopping rules are in
+``harness.stages.efficiency.stats``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ same expected tail count (130 x 0.05 = 6.5). p50 needs only a handful, so that i
 bootstrap interval means something. Below its minimum a percentile is ``insufficient``:
 no value, no interval.
 
-Intervals are percentile-bootstrap 95% intervals, deterministic for a given seed.
+Intervals are percentile-bootstrap 95% intervals, deterministic for a given seed. The
+bootstrap draws underneath are ``harness.core.stats``'s, shared with the gate; what is
+here is the profiler's own rules.
 """
 
 from __future__ import annotations
