@@ -1,9 +1,10 @@
 """``python -m harness compare A.json B.json``: one HTML page comparing two audits.
 
-A is the base, B the current. The page reads only the two results (DESIGN.md), so audits
-from other machines, or of older schema versions (upgraded by ``migrate()``), compare
-without their models. It judges every metric as the gate does at default thresholds, but
-it only reports: its exit code is 0 whatever changed (``harness gate`` fails a build).
+A is the base, B the current. The page reads only the two results
+(docs/architecture.md), so audits from other machines, or of older schema versions
+(upgraded by ``migrate()``), compare without their models. It judges every metric as the
+gate does at default thresholds, but it only reports: its exit code is 0 whatever changed
+(``harness gate`` fails a build).
 """
 
 from __future__ import annotations

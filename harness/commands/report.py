@@ -1,7 +1,7 @@
 """``python -m harness report RESULT``: the HTML report from a result.json alone.
 
-Reports read only the result (DESIGN.md), so a result from another machine, or from an
-older schema version (upgraded by ``migrate()``), renders without the model.
+Reports read only the result (docs/architecture.md), so a result from another machine,
+or from an older schema version (upgraded by ``migrate()``), renders without the model.
 """
 
 from __future__ import annotations
