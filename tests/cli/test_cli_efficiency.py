@@ -11,6 +11,7 @@ import pytest
 from harness.cli import main
 from harness.core.result import AuditResult
 from harness.core.schema import load_result_schema
+from harness.stages.efficiency.budget import PROFILE_BUDGETS
 
 NO_CUDA = not __import__("torch").cuda.is_available()
 
@@ -25,12 +26,21 @@ def efficiency_of(args: list[str], out: Path) -> dict:
     return section
 
 
+def assert_sampled_enough(latency: dict) -> None:
+    """Every timed call is kept, and there are the budget's minimum of them unless the time
+    limit cut sampling short: how many calls fit the limit depends on how busy the machine
+    is, so a count alone would fail on a loaded one."""
+    assert latency["n"] == len(latency["samples_ms"]) >= 1
+    enough = latency["n"] >= PROFILE_BUDGETS["quick"].min_calls
+    assert enough or latency["stopped_because"] == "time limit", latency["stopped_because"]
+
+
 def test_onnx_model_on_onnxruntime(shelf, tmp_path):
     section = efficiency_of([str(shelf.get("tiny_cnn"))], tmp_path / "a")
     (run,) = section["runs"]
     assert (run["backend"], run["device"]) == ("onnxruntime", "cpu")
     latency = run["latency"]
-    assert latency["n"] == len(latency["samples_ms"]) >= 20
+    assert_sampled_enough(latency)
     assert latency["min_ms"] <= latency["percentiles_ms"]["p50"]["value"] <= latency["max_ms"]
     assert run["cold_start"]["session_ms"] > 0 and run["cold_start"]["first_call_ms"] > 0
     sizes = [p["batch_size"] for p in run["throughput"]["points"]]
@@ -106,7 +116,7 @@ def test_backend_all_measures_the_onnx_file_on_both_runtimes(shelf, tmp_path):
     ]
     torch_run = section["runs"][1]
     assert torch_run["settings"]["runtime"].startswith("torch")
-    assert torch_run["latency"]["n"] >= 20
+    assert_sampled_enough(torch_run["latency"])
 
 
 def test_unconvertible_model_keeps_onnxruntime_numbers(tmp_path):

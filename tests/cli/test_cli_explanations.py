@@ -74,9 +74,12 @@ def test_a_target_out_of_range_exits_2(tmp_path, capsys):
 @pytest.mark.slow
 def test_a_large_image_model_is_explained_within_the_quick_budget(shelf, tmp_path):
     out = tmp_path / "audit"
-    started = time.perf_counter()
+    # CPU seconds of this process, not wall time: other jobs on a loaded machine stretch
+    # the wall clock, not the audit's own work (the stage's deadline, kept in wall time,
+    # only cuts that work shorter there).
+    started = time.process_time()
     assert audit(str(shelf.get("resnet18")), out) == 0
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     section = json.loads((out / "result.json").read_text())["explanations"]
     assert section["status"] == "ok"
     assert section["samples"] < 4  # fewer than quick's four: each pass is slow on a CPU

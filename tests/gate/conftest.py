@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from tests.gate.result_edits import Edit
+from tests.gate.result_edits import Edit, plant_latency
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "zoo" / "cnn_digits.onnx"
@@ -17,11 +17,16 @@ MODEL = REPO / "models" / "zoo" / "cnn_digits.onnx"
 
 @pytest.fixture(scope="session")
 def audited(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """result.json of a quick efficiency-only audit of the zoo CNN."""
+    """result.json of a quick efficiency-only audit of the zoo CNN, its latency samples
+    planted (``plant_latency``) so that no verdict depends on the machine's load."""
     out = tmp_path_factory.mktemp("gate") / "audit"
     args = ["audit", str(MODEL), "--budget", "quick", "--skip", "explanations"]
     assert main([*args, "--skip", "attention", "--out", str(out), "--quiet"]) == 0
-    return out / "result.json"
+    result = out / "result.json"
+    data = json.loads(result.read_text())
+    plant_latency()(data)
+    result.write_text(json.dumps(data))
+    return result
 
 
 @pytest.fixture

@@ -31,6 +31,32 @@ def scale_latency(factor: float) -> Edit:
     return edit
 
 
+def plant_latency(median_ms: float = 0.1, n: int = 1200, spread: float = 0.1) -> Edit:
+    """The first run's calls replaced by N seeded lognormal draws around MEDIAN_MS (sigma
+    SPREAD), every statistic recomputed from them: a run as a quiet machine times it. The
+    audit's own samples depend on how busy the machine was (a loaded one drifts and grows
+    tails), and a gate verdict on an edited copy of them would too."""
+
+    def edit(data: dict[str, Any]) -> None:
+        from harness.core.serialize import to_jsonable
+        from harness.stages.efficiency.stats import latency_stats
+
+        latency = first_latency(data)
+        samples = median_ms * np.random.default_rng(0).lognormal(0.0, spread, n)
+        planted = latency_stats(
+            samples,
+            batch_size=latency["batch_size"],
+            warmup_calls=latency["warmup_calls"],
+            warmup_settled=True,
+            sampling_seconds=float(samples.sum()) / 1e3,
+            stopped_because="ci within target",
+            target_ci_rel_width=latency["target_ci_rel_width"],
+        )
+        data["efficiency"]["runs"][0]["latency"] = to_jsonable(planted)
+
+    return edit
+
+
 def resample_latency(seed: int) -> Edit:
     """Another draw of the same calls (a bootstrap resample): a second audit, minus the wait."""
 

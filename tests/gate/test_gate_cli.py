@@ -19,6 +19,7 @@ from tests.gate.result_edits import (
     set_environment,
     truncate_latency,
 )
+from tests.stages.efficiency.ab_clock import plant_ab_times
 
 GENEROUS = ["--check", "latency.p50:30%", "--check", "latency.p90:50%"]
 GENEROUS += ["--check", "throughput.max:-50%", "--check", "memory.peak_inference:100%"]
@@ -162,7 +163,8 @@ def test_an_output_path_that_is_a_folder_exits_2(audited, tmp_path, capsys):
     assert "--junit" in capsys.readouterr().err
 
 
-def test_ab_compares_two_models_measured_now(tmp_path, capsys):
+def test_ab_compares_two_models_measured_now(tmp_path, capsys, monkeypatch):
+    plant_ab_times(monkeypatch, base_ms=1.0, candidate_ms=1.0)  # the verdict, whatever the load
     code = gate(MODEL, MODEL, "--ab", "--budget", "quick", "--quiet", "--check", "latency.p50:80%")
     assert code == 0
     out = capsys.readouterr().out

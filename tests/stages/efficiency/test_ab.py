@@ -11,12 +11,15 @@ from harness.core.comparison import decide, parse_check
 from harness.core.errors import ModelLoadError, UsageError
 from harness.stages.efficiency.ab import measure_ab, sample_metrics
 from harness.testing import onnx_builders
+from tests.stages.efficiency.ab_clock import plant_ab_times
 
 CNN = Path(__file__).resolve().parents[3] / "models" / "zoo" / "cnn_digits.onnx"
 LATENCY = ("latency.p50", "latency.p90", "latency.p95", "latency.p99", "latency.mean")
 
 
-def test_a_model_against_itself_is_no_regression() -> None:
+def test_a_model_against_itself_is_no_regression(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Planted times: a real same-vs-same verdict depends on the load while it runs.
+    plant_ab_times(monkeypatch, base_ms=1.0, candidate_ms=1.0)
     ab = measure_ab(CNN, CNN, budget="quick", threads=1)
     for side in (ab.base, ab.candidate):
         assert set(LATENCY) <= set(side)
@@ -30,8 +33,12 @@ def test_a_model_against_itself_is_no_regression() -> None:
     assert outcome.verdict != "regression", outcome.reason
 
 
-def test_a_much_slower_candidate_is_a_regression(tmp_path: Path) -> None:
+def test_a_much_slower_candidate_is_a_regression(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     slower = add_side_work(CNN, 1024, tmp_path / "slower.onnx")  # about 3x the CNN's time
+    # The 3x is planted: measured, it is detected only while the machine is quiet enough.
+    plant_ab_times(monkeypatch, base_ms=1.0, candidate_ms=3.0)
     ab = measure_ab(CNN, slower, budget="quick", threads=1)
     (outcome,) = decide(ab.base, ab.candidate, [parse_check("latency.p50:10%")])
     assert outcome.verdict == "regression", outcome.reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -32,9 +33,26 @@ def test_a_call_reporting_its_own_time_is_taken_at_its_word():
     assert time_calls(lambda: 7.5, 3) == [7.5, 7.5, 7.5]
 
 
+def reporting(milliseconds: float, sleep_s: float = 0.0):
+    """A call that reports its own time, as a CUDA-event call does: the samples are
+    MILLISECONDS however busy the machine is (SLEEP_S only makes wall time pass)."""
+
+    def call() -> float:
+        time.sleep(sleep_s)
+        return milliseconds
+
+    return call
+
+
+# Limits no loaded machine reaches in these tests, so that only the rule under test stops them.
+UNREACHED = {"max_seconds": 600.0, "warmup_max_seconds": 600.0}
+
+
 def test_sampling_meets_the_floors_before_stopping_on_ci():
-    budget = dataclasses.replace(QUICK, min_calls=40, min_seconds=0.05, target_ci_rel_width=1.0)
-    result = sample_latency(sleeper(0.001), budget)
+    budget = dataclasses.replace(
+        QUICK, min_calls=40, min_seconds=0.05, target_ci_rel_width=1.0, **UNREACHED
+    )
+    result = sample_latency(reporting(1.0, sleep_s=0.001), budget)
     assert result.stopped_because == "ci within target"
     assert len(result.samples_ms) >= 40
     assert result.sampling_seconds >= 0.05
@@ -48,18 +66,22 @@ def test_sampling_stops_at_the_time_limit_for_a_slow_call():
 
 
 def test_sampling_stops_at_the_call_limit():
-    budget = dataclasses.replace(QUICK, min_calls=10, max_calls=30, target_ci_rel_width=0.0)
+    budget = dataclasses.replace(
+        QUICK, min_calls=10, max_calls=30, target_ci_rel_width=0.0, **UNREACHED
+    )
     result = sample_latency(lambda: None, budget)
     assert result.stopped_because == "call limit"
     assert len(result.samples_ms) == 30
 
 
 def test_warm_up_settles_on_a_steady_call_and_gives_up_on_a_bound():
-    calls, settled = warm_up(sleeper(0.001), QUICK)
+    # Reported times, not sleeps: a sleep's jitter on a loaded machine can keep the median
+    # from settling, which is the machine's doing, not the rule's.
+    calls, settled = warm_up(reporting(1.0), dataclasses.replace(QUICK, **UNREACHED))
     assert settled and calls >= 20  # two windows of 10
     drifting = iter(range(1, 10_000))
-    budget = dataclasses.replace(QUICK, warmup_max_calls=30)
-    calls, settled = warm_up(lambda: time.sleep(next(drifting) * 1e-4), budget)
+    budget = dataclasses.replace(QUICK, warmup_max_calls=30, **UNREACHED)
+    calls, settled = warm_up(lambda: next(drifting) * 0.1, budget)
     assert not settled and calls == 30
 
 
@@ -76,11 +98,37 @@ def test_peak_memory_by_polling_sees_a_held_allocation(monkeypatch):
     monkeypatch.setattr(memory, "method", lambda: "psutil-poll")
     size = 100 << 20
     before = memory.current_rss_bytes()
+    polls = counting_polls(monkeypatch)
     with memory.watch_peak() as peak:
         block = np.ones(size, dtype=np.uint8)
-        time.sleep(0.05)  # the poller samples every millisecond
+        # The poller samples every millisecond when it gets a core: on a loaded machine
+        # that can take longer than any fixed sleep, so hold the block until it has. The
+        # poll under way when the block appeared may have read RSS before it: wait for 2.
+        polls_then = polls()
+        wait_for(lambda: polls() >= polls_then + 2)
         del block
     assert peak.peak_bytes >= before + size * 0.9
+
+
+def counting_polls(monkeypatch) -> Callable[[], int]:
+    """Counts the poller's RSS reads from here on; returns the count so far."""
+    count = [0]
+    read = memory.current_rss_bytes
+
+    def counted() -> int:
+        rss = read()
+        count[0] += 1
+        return rss
+
+    monkeypatch.setattr(memory, "current_rss_bytes", counted)
+    return lambda: count[0]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the memory poller never ran"
+        time.sleep(0.001)
 
 
 @pytest.fixture(scope="module")
