@@ -7,8 +7,9 @@ exporter (``dynamo=False``, opset 17, ``dynamic_axes``) or the dynamo exporter
 (``dynamo=True``, opset 18, ``dynamic_shapes``), weights inside the one file. An exporter
 that cannot export a model raises ``ExportFailed``: a corpus outcome of its own, counted
 apart from conversion failures. ``run_case`` exports one model, loads it as the harness
-does and hands it to ``to_torch``; the benchmark (``benchmarks/twin_corpus.py``) and the
-test (``tests/harness/twin/test_twin_corpus.py``) both run it.
+does and hands it to ``to_torch``; the benchmark (``benchmarks/twin_corpus.py``, which
+reports the success rates) and the test (``tests/twin/test_twin_corpus.py``, which checks
+each case) both run it.
 
 Sizes are the smallest that keep each architecture itself: batch 2, images 64x64 (32x32
 for the transformers ViT), sequences of 16 tokens from a 1000-word vocabulary; ViT and
