@@ -13,7 +13,7 @@ import pytest
 from harness.cli import main as harness_main
 from tests.browser.report_probe import PageReport, ReportProbe
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SCRIPT_TAG = "<script>window.__pwned=1</script>"
 ATTRIBUTE_BREAKOUT = '"><img src=x onerror="window.__pwned=1">'

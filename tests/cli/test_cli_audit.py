@@ -136,6 +136,7 @@ def test_recurrent_state_defaults_to_zeros_with_a_warning(shelf, tmp_path):
     assert any("h0" in w and "--value h0=" in w for w in result["inputs"]["warnings"])
 
 
+@pytest.mark.slow
 def test_bundled_reference_cnn(tmp_path):
     onnx_out, ref_out = tmp_path / "onnx", tmp_path / "ref"
     bundled = REPO / "models" / "zoo" / "cnn_digits.onnx"
@@ -214,6 +215,7 @@ def test_working_stage_section_is_kept(shelf, tmp_path, monkeypatch):
     assert (attention["status"], attention["reason"], attention["layers"]) == ("ok", None, [])
 
 
+@pytest.mark.slow
 def test_existing_output_needs_force(shelf, tmp_path, capsys):
     out = tmp_path / "audit"
     model = str(shelf.get("tiny_cnn"))

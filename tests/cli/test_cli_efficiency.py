@@ -53,6 +53,7 @@ def test_onnx_model_on_onnxruntime(shelf, tmp_path):
     assert section["isolation"].startswith("each backend measured in fresh subprocesses")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not NO_CUDA, reason="asserts the CPU-only outcome")
 def test_cuda_runs_are_reported_as_skipped_without_a_gpu(shelf, tmp_path):
     section = efficiency_of([str(shelf.get("tiny_cnn"))], tmp_path / "a")
@@ -68,6 +69,7 @@ def test_reference_model_on_torch(tmp_path):
     assert section["work"]["flops"] > 0
 
 
+@pytest.mark.slow
 def test_a_model_that_sleeps_shows_at_least_its_sleep(tmp_path, monkeypatch):
     (tmp_path / "slowmod.py").write_text(
         "import time, torch\n"
@@ -85,6 +87,7 @@ def test_a_model_that_sleeps_shows_at_least_its_sleep(tmp_path, monkeypatch):
     assert latency["percentiles_ms"]["p50"]["value"] >= 20.0
 
 
+@pytest.mark.slow
 def test_a_model_that_allocates_shows_a_peak_at_least_that_large(tmp_path, monkeypatch):
     (tmp_path / "hungry.py").write_text(
         "import torch\n"
@@ -100,6 +103,7 @@ def test_a_model_that_allocates_shows_a_peak_at_least_that_large(tmp_path, monke
     assert section["runs"][0]["memory"]["inference_peak_bytes"] >= 256 << 20
 
 
+@pytest.mark.slow
 def test_a_fixed_batch_is_not_swept(shelf, tmp_path):
     section = efficiency_of([str(shelf.get("scalar_input_model")), "--value", "gain=2"],
                             tmp_path / "a")  # fmt: skip
@@ -108,6 +112,7 @@ def test_a_fixed_batch_is_not_swept(shelf, tmp_path):
     assert "measured at the audit's batch only" in throughput["stopped_because"]
 
 
+@pytest.mark.slow
 def test_backend_all_measures_the_onnx_file_on_both_runtimes(shelf, tmp_path):
     section = efficiency_of([str(shelf.get("tiny_cnn")), "--backend", "all"], tmp_path / "a")
     assert [(r["backend"], r["device"]) for r in section["runs"]] == [
@@ -119,6 +124,7 @@ def test_backend_all_measures_the_onnx_file_on_both_runtimes(shelf, tmp_path):
     assert_sampled_enough(torch_run["latency"])
 
 
+@pytest.mark.slow
 def test_unconvertible_model_keeps_onnxruntime_numbers(tmp_path):
     import onnx
     from onnx import TensorProto, helper

@@ -17,6 +17,7 @@ def audit(model: str, out) -> dict:
     return json.loads((out / "result.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", reference_names())
 def test_zoo_onnx_file_is_fed_its_task(name, tmp_path):
     reference = get_reference(name)
@@ -27,6 +28,7 @@ def test_zoo_onnx_file_is_fed_its_task(name, tmp_path):
     assert result["inputs"]["warnings"] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", reference_names())
 def test_zoo_reference_module(name, tmp_path):
     result = audit(f"ref:{name}", tmp_path / "ref")

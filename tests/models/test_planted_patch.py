@@ -126,6 +126,7 @@ def test_committed_cnn_patch_onnx_agrees_with_torch(task):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_short_training_is_clearly_above_chance():
     # About 2 s; smaller runs (512 samples, 2 epochs) are still on the 25% plateau.
     trained = train_reference(
