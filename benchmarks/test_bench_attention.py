@@ -17,11 +17,8 @@ import numpy as np
 import onnx
 import pytest
 
-from harness.explainers.attention.capture_onnx import (
-    capture_model,
-    create_session,
-    find_softmax_sites,
-)
+from harness.core.sessions import SessionSettings, create_session
+from harness.explainers.attention.capture_onnx import capture_model, find_softmax_sites
 from harness.models import get_reference
 from harness.models.tasks import load_task
 
@@ -44,10 +41,11 @@ def _median_ms(session: Any, feeds: dict[str, np.ndarray], calls: int) -> float:
 def test_capture_overhead_against_the_original(batch: int) -> None:
     model = onnx.load(str(ZOO.onnx_path))
     sites = find_softmax_sites(model)
+    one_thread = SessionSettings(intra_op_threads=1)
     sessions = {
-        "original": create_session(model, threads=1, cuda=False),
-        "capture": create_session(capture_model(model, sites), threads=1, cuda=False),
-        "capture+qk": create_session(capture_model(model, sites, with_qk=True), 1, False),
+        "original": create_session(model, one_thread),
+        "capture": create_session(capture_model(model, sites), one_thread),
+        "capture+qk": create_session(capture_model(model, sites, with_qk=True), one_thread),
     }
     feeds = load_task("trigger_tokens").test_batch(batch)
     for session in sessions.values():

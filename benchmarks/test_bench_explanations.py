@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import torch
 
+from harness.core.sessions import SessionSettings, create_session
 from harness.explainers.methods.base import AttributionRequest, Explainer
 from harness.explainers.methods.batching import choose_batch
 from harness.explainers.methods.feature_ablation import FeatureAblationExplainer
@@ -42,11 +43,7 @@ SUBJECT = Subject("pixels", "image", ())
 
 
 def _forwards() -> dict[str, Any]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(CNN.onnx_path), options, providers=["CPUExecutionProvider"])
+    session = create_session(CNN.onnx_path, SessionSettings(intra_op_threads=1))
     dtypes = {"pixels": np.dtype("float32")}
     return {
         "onnxruntime": SessionForward(session, SUBJECT, {}, dtypes, fixed_batch=None),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from harness.core.errors import InternalError, first_line
 from harness.core.model import TensorSpec
+from harness.core.sessions import SessionSettings, create_session
 from harness.models.train import write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -113,11 +114,10 @@ def _verify(
 ) -> None:
     """onnxruntime and torch must agree within ``VERIFY_ATOL`` on task samples."""
     import numpy as np
-    import onnxruntime as ort
     import torch
 
     inputs = _example_inputs(reference, batch_size, sequence_length)
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    session = create_session(data, SessionSettings())
     feeds = {spec.name: x for spec, x in zip(reference.inputs, inputs, strict=True)}
     onnx_outputs = session.run([spec.name for spec in reference.outputs], feeds)
     with torch.no_grad():

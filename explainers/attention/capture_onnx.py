@@ -22,17 +22,15 @@ with a ``Mul`` by a per-head mask input after every softmax.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from harness.core.sessions import SessionSettings, create_session
 from harness.explainers.attention.sites import Capture, Site, first_dim
 
 __all__ = [
@@ -70,7 +68,6 @@ _NUMPY_TYPES = {
     "tensor(float16)": np.float16,
     "tensor(double)": np.float64,
 }
-_PROTO_LIMIT = 1_800_000_000  # bytes: above this the copy goes through a file (protobuf's 2 GiB)
 
 
 @dataclass(frozen=True)
@@ -181,14 +178,14 @@ class OnnxCapturer:
         self.softmax_sites = find_softmax_sites(model)
         self.fused_ops = find_fused_attention(model)
         self.sites = tuple(Site(s.name, KIND, ablatable=True) for s in self.softmax_sites)
-        self._options = (threads, cuda)
+        self._settings = _session_settings(threads, cuda)
         self._sessions: dict[bool, Any] = {}
 
     def run(self, arrays: dict[str, np.ndarray], with_qk: bool = False) -> Capture:
         session = self._sessions.get(with_qk)
         if session is None:
             promoted = capture_model(self.model, self.softmax_sites, with_qk)
-            session = self._sessions[with_qk] = create_session(promoted, *self._options)
+            session = self._sessions[with_qk] = create_session(promoted, self._settings)
         values = session.run(None, arrays)
         by_name = dict(zip([o.name for o in session.get_outputs()], values, strict=True))
         n = len(self.sites)
@@ -216,7 +213,8 @@ class OnnxAblator:
         cuda: bool = False,
     ) -> None:
         self._ranks = tuple(ranks)
-        self._session = create_session(ablation_model(model, sites), threads, cuda)
+        settings = _session_settings(threads, cuda)
+        self._session = create_session(ablation_model(model, sites), settings)
         self._first_output = self._session.get_outputs()[0].name
         self._mask_types = {
             i.name: _NUMPY_TYPES.get(i.type, np.float32)
@@ -234,23 +232,9 @@ class OnnxAblator:
         return np.asarray(self._session.run([self._first_output], feeds)[0])
 
 
-def create_session(model: onnx.ModelProto, threads: int | None, cuda: bool) -> Any:
-    """An onnxruntime session for an in-memory model; through a temporary file (external
-    data) when the model is too large for one protobuf message."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else None
-    providers = providers or ["CPUExecutionProvider"]
-    if model.ByteSize() < _PROTO_LIMIT:
-        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
-    with tempfile.TemporaryDirectory(prefix="harness-attention-") as folder:
-        path = Path(folder) / "model.onnx"
-        onnx.save(model, os.fspath(path), save_as_external_data=True, location="weights.bin")
-        return ort.InferenceSession(os.fspath(path), options, providers=providers)
+def _session_settings(threads: int | None, cuda: bool) -> SessionSettings:
+    """The audit's threads and device, for the sessions on the capture and ablation copies."""
+    return SessionSettings(device="cuda" if cuda else "cpu", intra_op_threads=threads)
 
 
 # --- graph walking ------------------------------------------------------------------------

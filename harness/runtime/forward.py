@@ -21,6 +21,7 @@ from harness.core.errors import (
 )
 from harness.core.model import LoadedModel, shape_text
 from harness.core.result import ObservedOutput
+from harness.core.sessions import SessionSettings, create_session
 from harness.runtime.device import Device
 
 __all__ = ["create_onnx_session", "observe_outputs", "run_forward"]
@@ -39,20 +40,12 @@ def run_forward(
 
 
 def create_onnx_session(model: LoadedModel, device: Device, threads: int | None) -> Any:
-    """An onnxruntime session for ``model``; creation errors mapped to the harness's tree."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    # Fatal only: the harness maps every error to its own one-line message.
-    options.log_severity_level = 4
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    providers = ["CPUExecutionProvider"]
-    if device == "cuda":
-        providers.insert(0, "CUDAExecutionProvider")
+    """An onnxruntime session for ``model`` on the audit's device and threads; creation
+    errors mapped to the harness's tree."""
+    settings = SessionSettings(device=device, intra_op_threads=threads)
     try:
         # From the path, so external data resolves against the model's folder.
-        return ort.InferenceSession(str(model.path), options, providers=providers)
+        return create_session(str(model.path), settings)
     except Exception as exc:
         raise _session_error(model, exc) from exc
 

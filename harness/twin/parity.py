@@ -17,6 +17,7 @@ import numpy as np
 
 from harness.core.errors import first_line
 from harness.core.model import LoadedModel, TensorSpec
+from harness.core.sessions import SessionSettings, create_session
 from harness.core.twin import OutputParity, ParityCheck
 
 __all__ = [
@@ -90,19 +91,13 @@ def _sequence_cuts(
 
 
 def reference_runner(model: LoadedModel) -> Runner:
-    """onnxruntime (CPU) on the original model, output name -> array."""
-    import onnxruntime as ort
-
+    """onnxruntime (CPU, its default threads) on the original model, output name -> array."""
     from harness.runtime.forward import create_onnx_session
 
     if model.path is not None:
         session = create_onnx_session(model, "cpu", None)
     else:
-        options = ort.SessionOptions()
-        options.log_severity_level = 4
-        session = ort.InferenceSession(
-            model.onnx_proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        session = create_session(model.onnx_proto, SessionSettings())
     names = [o.name for o in session.get_outputs()]
 
     def run(feeds: Arrays) -> Arrays:

@@ -34,6 +34,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from harness.core.errors import first_line
+from harness.core.sessions import SessionSettings, create_session
 from harness.core.twin import PreparationStep
 
 __all__ = [
@@ -448,19 +449,14 @@ def _evaluate(
     """The values of main-graph tensors ``names`` in one onnxruntime run per input set
     (intermediate tensors exposed as extra outputs; graph inputs and initializers read
     from the feeds and the graph)."""
-    import onnxruntime as ort
-
     initializers = {t.name: t for t in proto.graph.initializer}
     inputs = {i.name for i in proto.graph.input} | set(initializers)
     wanted = [n for n in dict.fromkeys(names) if n not in inputs]
     probe = _copy(proto)
     outputs = {o.name for o in probe.graph.output}
     probe.graph.output.extend(onnx.ValueInfoProto(name=n) for n in wanted if n not in outputs)
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    session = ort.InferenceSession(
-        probe.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    # The CPU with onnxruntime's default threads: a probe of values, not a timed run.
+    session = create_session(probe, SessionSettings())
     runs = []
     for feeds in input_sets:
         values = dict(zip(wanted, session.run(wanted, feeds), strict=True)) if wanted else {}

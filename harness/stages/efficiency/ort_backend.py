@@ -9,11 +9,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from harness.core.efficiency import NodeTime, OpProfile, OpTime
+from harness.core.sessions import SessionDevice, SessionSettings, create_session
 from harness.stages.efficiency.sampling import gflop_rate
 
 __all__ = ["OrtSession", "matmul_peak_gflops", "op_profile"]
@@ -27,28 +28,20 @@ class OrtSession:
     def __init__(
         self, path: Path, device: str, threads: int | None, *, profile_dir: Path | None = None
     ) -> None:
-        import onnxruntime as ort
-
         started = time.perf_counter()
         model_bytes = path.read_bytes()
         self.load_ms = (time.perf_counter() - started) * 1e3
-        options = ort.SessionOptions()
-        options.log_severity_level = 4
-        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _GRAPH_OPT)
-        if threads is not None:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        if profile_dir is not None:
-            options.enable_profiling = True
-            options.profile_file_prefix = str(profile_dir / "ort")
-        self.providers = ["CPUExecutionProvider"]
-        if device == "cuda":
-            self.providers.insert(0, "CUDAExecutionProvider")
+        settings = SessionSettings(
+            device=cast(SessionDevice, device),
+            intra_op_threads=threads,
+            graph_optimization=_GRAPH_OPT,
+            profile_prefix=None if profile_dir is None else str(profile_dir / "ort"),
+        )
         # From bytes: the file read is timed apart; external data needs the path instead.
         # Decided before the session clock starts, so session_ms times onnxruntime alone.
-        source: Any = str(path) if _has_external_data(model_bytes) else model_bytes
+        source: str | bytes = str(path) if _has_external_data(model_bytes) else model_bytes
         started = time.perf_counter()
-        self.session = ort.InferenceSession(source, options, providers=self.providers)
+        self.session = create_session(source, settings)
         self.session_ms = (time.perf_counter() - started) * 1e3
         self.device = device
         self.threads = threads

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from harness.core.sessions import SessionSettings, create_session
 from harness.core.twin import ConversionReport
 from harness.stages.context import AuditContext
 from harness.stages.explanations.cascades import (
@@ -40,7 +41,6 @@ __all__ = [
     "ModuleForward",
     "SessionForward",
     "build_backends",
-    "session_from_proto",
 ]
 
 BackendName = Literal["torch", "twin", "onnxruntime"]
@@ -162,19 +162,6 @@ def _numpy(value: Any, dtype: np.dtype) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     return np.ascontiguousarray(np.asarray(value).astype(dtype, copy=False))
-
-
-def session_from_proto(proto: Any, threads: int | None) -> Any:
-    """A CPU onnxruntime session for an in-memory (randomised) graph."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    if threads is not None:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(
-        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
 
 
 # --- layers -------------------------------------------------------------------------------
@@ -310,6 +297,8 @@ def _session_backend(
     from harness.runtime.forward import create_onnx_session
 
     model, threads = context.model, context.config.threads
+    # The randomised copies the cascade rebuilds run as the original does.
+    settings = SessionSettings(device=context.device, intra_op_threads=threads)
     dtypes = {s.name: np.dtype(s.dtype) for s in model.inputs}
     first = model.input(subject.attributed).shape[:1]
     fixed_batch = first[0] if first and isinstance(first[0], int) else None
@@ -323,7 +312,7 @@ def _session_backend(
         forward=forward,
         layer=None,
         cascade=lambda seed: onnx_cascade(model.onnx_proto, seed=seed),
-        rebuild=lambda proto: forward_of(session_from_proto(proto, threads)),
+        rebuild=lambda proto: forward_of(create_session(proto, settings)),
         layers_total=onnx_layer_count(model.onnx_proto),
         state=None,
     )
