@@ -30,6 +30,20 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from harness.core.onnx_graph import (
+    attribute,
+    constant_names,
+    copy_model,
+    element_types,
+    infer_shapes,
+    is_default_domain,
+    is_op,
+    op_identity,
+    opset_version,
+    producers,
+    ranks,
+    walk_nodes,
+)
 from harness.core.sessions import SessionSettings, create_session
 from harness.explainers.attention.sites import Capture, Site, first_dim
 
@@ -81,20 +95,19 @@ class SoftmaxSite:
 def find_softmax_sites(model: onnx.ModelProto) -> tuple[SoftmaxSite, ...]:
     """The attention softmaxes of the main graph, in graph (execution) order."""
     graph = model.graph
-    producers = {out: node for node in graph.node for out in node.output}
-    constants = {init.name for init in graph.initializer}
-    constants |= {out for node in graph.node if node.op_type == "Constant" for out in node.output}
-    ranks: dict[str, int] | None = None
+    writers = producers(graph)
+    constants = constant_names(graph)
+    known_ranks: dict[str, int] | None = None
     sites = []
     for index, node in enumerate(graph.node):
-        if node.op_type != "Softmax" or node.domain not in ("", "ai.onnx"):
+        if not is_op(node, "Softmax"):
             continue
-        axis = _softmax_axis(node, _opset(model))
+        axis = _softmax_axis(node, opset_version(model))
         if axis != -1:
-            ranks = _ranks(model) if ranks is None else ranks
-            if ranks.get(node.input[0]) != axis + 1:
+            known_ranks = _ranks(model) if known_ranks is None else known_ranks
+            if known_ranks.get(node.input[0]) != axis + 1:
                 continue
-        matmul = _scores_matmul(node.input[0], producers, constants, 0)
+        matmul = _scores_matmul(node.input[0], writers, constants, 0)
         if matmul is None:
             continue
         name = node.name or node.output[0] or f"Softmax_{index}"
@@ -106,8 +119,9 @@ def find_fused_attention(model: onnx.ModelProto) -> tuple[str, ...]:
     """``domain.OpType ×count`` of each fused attention op anywhere in the model."""
     counts: dict[str, int] = {}
     for node in _all_nodes(model):
-        if (node.domain, node.op_type) in FUSED_ATTENTION_OPS:
-            name = f"{node.domain or 'ai.onnx'}.{node.op_type}"
+        domain, op_type = op_identity(node)
+        if (domain, op_type) in FUSED_ATTENTION_OPS:
+            name = f"{domain or 'ai.onnx'}.{op_type}"
             counts[name] = counts.get(name, 0) + 1
     return tuple(f"{name} ×{n}" for name, n in sorted(counts.items()))
 
@@ -117,7 +131,7 @@ def capture_model(
 ) -> onnx.ModelProto:
     """A copy of ``model`` whose outputs are its first output, then every site's map (and
     each site's query and transposed-key operands when ``with_qk``)."""
-    copy = _copy(model)
+    copy = copy_model(model)
     first = copy.graph.output[0]
     del copy.graph.output[:]
     copy.graph.output.append(first)
@@ -139,7 +153,7 @@ def ablation_model(model: onnx.ModelProto, sites: Sequence[SoftmaxSite]) -> onnx
     (batch*heads, 1, 1) for a 3-D one: 1 keeps a head, 0 zeroes its attention. All ones
     computes the original model exactly (x * 1 == x).
     """
-    copy = _copy(model)
+    copy = copy_model(model)
     graph = copy.graph
     types = _elem_types(model)
     renamed = {site.output: f"{site.output}__head_masked" for site in sites}
@@ -240,100 +254,58 @@ def _session_settings(threads: int | None, cuda: bool) -> SessionSettings:
 # --- graph walking ------------------------------------------------------------------------
 
 
-def _opset(model: onnx.ModelProto) -> int:
-    for entry in model.opset_import:
-        if entry.domain in ("", "ai.onnx"):
-            return int(entry.version)
-    return 1
-
-
 def _softmax_axis(node: onnx.NodeProto, opset: int) -> int:
-    for attribute in node.attribute:
-        if attribute.name == "axis":
-            return int(attribute.i)
-    return -1 if opset >= 13 else 1
+    return int(attribute(node, "axis", -1 if opset >= 13 else 1))
 
 
 def _ranks(model: onnx.ModelProto) -> dict[str, int]:
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # inference is a hint here: unknown ranks only lose those sites
-        return {}
-    ranks = {}
-    for info in (*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output):
-        if info.type.tensor_type.HasField("shape"):
-            ranks[info.name] = len(info.type.tensor_type.shape.dim)
-    return ranks
+    inferred = infer_shapes(model)
+    # Inference is a hint here: unknown ranks only lose those sites.
+    return {} if inferred is None else ranks(inferred.graph)
 
 
 def _scores_matmul(
-    tensor: str, producers: dict[str, onnx.NodeProto], constants: set[str], hops: int
+    tensor: str, writers: dict[str, onnx.NodeProto], constants: set[str], hops: int
 ) -> onnx.NodeProto | None:
     """The MatMul of queries and transposed keys that ``tensor`` is computed from, through
     at most ``_MAX_HOPS`` scale/mask/cast ops."""
-    node = producers.get(tensor)
-    if node is None or hops > _MAX_HOPS or node.domain not in ("", "ai.onnx"):
+    node = writers.get(tensor)
+    if node is None or hops > _MAX_HOPS or not is_default_domain(node.domain):
         return None
     if node.op_type == "MatMul":
         computed = all(name not in constants for name in node.input)
-        return node if computed and _is_transposed_key(node.input[1], producers, 0) else None
+        return node if computed and _is_transposed_key(node.input[1], writers, 0) else None
     if node.op_type not in _SCORE_OPS:
         return None
     operands = node.input[1:] if node.op_type == "Where" else node.input
     for name in operands:
         if name and name not in constants:
-            found = _scores_matmul(name, producers, constants, hops + 1)
+            found = _scores_matmul(name, writers, constants, hops + 1)
             if found is not None:
                 return found
     return None
 
 
-def _is_transposed_key(tensor: str, producers: dict[str, onnx.NodeProto], hops: int) -> bool:
-    node = producers.get(tensor)
+def _is_transposed_key(tensor: str, writers: dict[str, onnx.NodeProto], hops: int) -> bool:
+    node = writers.get(tensor)
     if node is None or hops > _MAX_HOPS or node.op_type not in _KEY_OPS:
         return False
     if node.op_type == "Transpose":
-        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        perm = attribute(node, "perm")
         if perm is None or (len(perm) > 1 and perm[-1] != len(perm) - 1):
             return True  # no perm reverses every axis: the last one moves too
-    return bool(node.input) and _is_transposed_key(node.input[0], producers, hops + 1)
+    return bool(node.input) and _is_transposed_key(node.input[0], writers, hops + 1)
 
 
 def _all_nodes(model: onnx.ModelProto) -> list[onnx.NodeProto]:
-    nodes: list[onnx.NodeProto] = []
-    graphs = [model.graph]
-    while graphs:
-        graph = graphs.pop()
-        for node in graph.node:
-            nodes.append(node)
-            for attribute in node.attribute:
-                if attribute.type == onnx.AttributeProto.GRAPH:
-                    graphs.append(attribute.g)
-                elif attribute.type == onnx.AttributeProto.GRAPHS:
-                    graphs.extend(attribute.graphs)
-    for function in model.functions:
-        nodes.extend(function.node)
-    return nodes
+    """The main graph's nodes, those of its subgraphs, and those of model-local functions."""
+    return [*walk_nodes(model.graph), *(n for f in model.functions for n in f.node)]
 
 
 def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
     """Element type of every tensor onnx's shape inference can type (float if it cannot)."""
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # a hint only: untyped tensors are declared float
-        inferred = model
-    graph = inferred.graph
-    return {
-        info.name: info.type.tensor_type.elem_type
-        for info in (*graph.value_info, *graph.input, *graph.output)
-        if info.type.HasField("tensor_type") and info.type.tensor_type.elem_type
-    }
-
-
-def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    return copy
+    inferred = infer_shapes(model)  # a hint only: untyped tensors are declared float
+    return element_types((model if inferred is None else inferred).graph)
 
 
 def _mask_feed(mask: np.ndarray, batch: int, rank: int) -> np.ndarray:

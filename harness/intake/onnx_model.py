@@ -17,6 +17,16 @@ import onnx
 
 from harness.core.errors import ModelLoadError, UnsupportedModelError, first_line
 from harness.core.model import Dim, LoadedModel, TensorSpec
+from harness.core.onnx_graph import (
+    attribute,
+    consumers,
+    is_op,
+    op_name,
+    pass_through_aliases,
+    tensor_bytes,
+    tensor_elements,
+    walk_nodes,
+)
 from harness.core.result import ModelSummary
 
 __all__ = ["external_tensors", "load_onnx", "summarize_onnx"]
@@ -59,7 +69,7 @@ def summarize_onnx(model: LoadedModel) -> ModelSummary:
     path = model.path
     assert proto is not None and path is not None  # load_onnx sets both
     param_count, param_bytes = _initializer_totals(proto)
-    histogram = Counter(_op_name(node) for node in _all_nodes(proto.graph))
+    histogram = Counter(op_name(node) for node in walk_nodes(proto.graph))
     producer = f"{proto.producer_name} {proto.producer_version}".strip()
     return ModelSummary(
         source=model.source,
@@ -208,16 +218,13 @@ def _index_ranges(proto: onnx.ModelProto) -> dict[str, int]:
     an input indexes several tables, the smallest bounds it.
     """
     tables = _constant_shapes(proto)
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in proto.graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    readers = consumers(proto.graph)
     ranges = {}
     for value_info in proto.graph.input:
         elem = value_info.type.tensor_type.elem_type
         if elem not in _INTEGER_TYPES:
             continue
-        rows = _gathered_rows(value_info.name, consumers, tables)
+        rows = _gathered_rows(proto.graph, value_info.name, readers, tables)
         if rows:
             ranges[value_info.name] = min(rows)
     return ranges
@@ -231,21 +238,18 @@ _INTEGER_TYPES = {
 
 
 def _gathered_rows(
-    name: str, consumers: dict[str, list[onnx.NodeProto]], tables: dict[str, tuple[int, ...]]
+    graph: onnx.GraphProto,
+    name: str,
+    readers: dict[str, list[onnx.NodeProto]],
+    tables: dict[str, tuple[int, ...]],
 ) -> list[int]:
+    """Rows of each table that ``name``, or a pass-through copy of it, indexes."""
     rows: list[int] = []
-    frontier, seen = [name], set()
-    while frontier:
-        tensor = frontier.pop()
-        if tensor in seen:
-            continue
-        seen.add(tensor)
-        for node in consumers.get(tensor, []):
-            if node.op_type in _PASS_THROUGH_OPS and node.input[0] == tensor:
-                frontier.extend(node.output)
-            elif node.op_type == "Gather" and len(node.input) > 1 and node.input[1] == tensor:
+    for tensor in sorted(pass_through_aliases(graph, name, _PASS_THROUGH_OPS)):
+        for node in readers.get(tensor, []):
+            if is_op(node, "Gather") and len(node.input) > 1 and node.input[1] == tensor:
                 table = tables.get(node.input[0])
-                axis = _int_attribute(node, "axis", 0)
+                axis = int(attribute(node, "axis", 0))
                 if table and -len(table) <= axis < len(table):
                     rows.append(table[axis])
     return rows
@@ -254,53 +258,17 @@ def _gathered_rows(
 def _constant_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     shapes = {t.name: tuple(t.dims) for t in proto.graph.initializer}
     for node in proto.graph.node:
-        if node.op_type == "Constant":
-            for attribute in node.attribute:
-                if attribute.name == "value":
-                    shapes[node.output[0]] = tuple(attribute.t.dims)
+        if is_op(node, "Constant"):
+            for attr in node.attribute:
+                if attr.name == "value":
+                    shapes[node.output[0]] = tuple(attr.t.dims)
     return shapes
 
 
-def _int_attribute(node: onnx.NodeProto, name: str, default: int) -> int:
-    for attribute in node.attribute:
-        if attribute.name == name:
-            return int(attribute.i)
-    return default
-
-
-def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
-    """Every node, including those inside If/Loop/Scan bodies."""
-    for node in graph.node:
-        yield node
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                yield from _all_nodes(attribute.g)
-            elif attribute.type == onnx.AttributeProto.GRAPHS:
-                for subgraph in attribute.graphs:
-                    yield from _all_nodes(subgraph)
-
-
-def _op_name(node: onnx.NodeProto) -> str:
-    domain = node.domain if node.domain not in ("", "ai.onnx") else ""
-    return f"{domain}.{node.op_type}" if domain else node.op_type
-
-
 def _initializer_totals(proto: onnx.ModelProto) -> tuple[int, int]:
-    count = size = 0
-    for tensor in proto.graph.initializer:
-        elements = 1
-        for d in tensor.dims:
-            elements *= d
-        count += elements
-        size += elements * _itemsize(tensor.data_type)
-    return count, size
-
-
-def _itemsize(data_type: int) -> int:
-    try:
-        return int(onnx.helper.tensor_dtype_to_np_dtype(data_type).itemsize)
-    except (KeyError, ValueError, TypeError):
-        return 0  # strings and exotic types: no fixed size to report
+    """Parameters and their bytes (strings and exotic types count no bytes)."""
+    initializers = proto.graph.initializer
+    return sum(map(tensor_elements, initializers)), sum(map(tensor_bytes, initializers))
 
 
 def _external_data_bytes(proto: onnx.ModelProto, path: Path) -> int:

@@ -27,6 +27,7 @@ from torch import nn
 
 from harness.core.errors import InputResolutionError, first_line
 from harness.core.model import LoadedModel
+from harness.core.onnx_graph import is_default_domain, producers
 from harness.core.twin import ConversionReport, PreparationStep
 from harness.twin import TorchTwin, Unconvertible
 from harness.twin.parity import check_parity, input_sets, reference_runner
@@ -37,7 +38,6 @@ __all__ = ["OpUse", "convert_model", "harness_converters", "resolve_ops"]
 log = logging.getLogger(__name__)
 
 _GRADIENTS = "gradient methods need one"
-_DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
 def convert_model(
@@ -136,7 +136,7 @@ def resolve_ops(proto: onnx.ModelProto) -> list[OpUse]:
 
 def _op_use(node: onnx.NodeProto, index: int, version: int | None) -> OpUse:
     name = node.name or f"{node.op_type}#{index}"
-    prefix = "" if node.domain in _DEFAULT_DOMAINS else f"{node.domain}."
+    prefix = "" if is_default_domain(node.domain) else f"{node.domain}."
     if version is None:
         return OpUse(name, f"{prefix}{node.op_type}-?", None)
     try:
@@ -288,11 +288,11 @@ def _twin(
 
 
 def _output_layout(graph: onnx.GraphProto) -> tuple[tuple[int, int | None], ...]:
-    producers = {name: node for node in graph.node for name in node.output}
-    nodes = list(dict.fromkeys(id(producers[o.name]) for o in graph.output))
+    writers = producers(graph)
+    nodes = list(dict.fromkeys(id(writers[o.name]) for o in graph.output))
     layout = []
     for output in graph.output:
-        node = producers[output.name]
+        node = writers[output.name]
         index = list(node.output).index(output.name) if len(node.output) > 1 else None
         layout.append((nodes.index(id(node)), index))
     return tuple(layout)

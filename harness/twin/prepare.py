@@ -27,13 +27,29 @@ computes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from harness.core.constant_folding import FoldPolicy, drop_unread_initializers
+from harness.core.constant_folding import fold_constants as fold
 from harness.core.errors import first_line
+from harness.core.onnx_graph import (
+    add_initializer,
+    attribute,
+    constant_names,
+    copy_model,
+    infer_shapes,
+    is_op,
+    node_outputs,
+    opset_version,
+    ranks,
+    static_shapes,
+    walk_graphs,
+    walk_nodes,
+)
 from harness.core.sessions import SessionSettings, create_session
 from harness.core.twin import PreparationStep
 
@@ -55,18 +71,16 @@ log = logging.getLogger(__name__)
 Arrays = dict[str, np.ndarray]
 StepResult = tuple[onnx.ModelProto, PreparationStep]
 
-# Deterministic ops cheap enough to evaluate once when every input is a constant.
-_FOLDABLE = frozenset({
+# Deterministic ops cheap enough to evaluate once when every input is a constant; a folded
+# tensor may grow past its inputs' size only up to 2**20 elements.
+_FOLD_POLICY = FoldPolicy(ops=frozenset({
     "Abs", "Add", "And", "Cast", "CastLike", "Ceil", "Concat", "ConstantOfShape", "Div",
     "Equal", "Expand", "Flatten", "Floor", "Gather", "Greater", "GreaterOrEqual", "Identity",
     "Less", "LessOrEqual", "Max", "Min", "Mod", "Mul", "Neg", "Not", "Or", "Range",
     "Reciprocal", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSum", "Reshape", "Shape",
     "Sign", "Size", "Slice", "Split", "Sqrt", "Squeeze", "Sub", "Tile", "Transpose",
     "Unsqueeze", "Where",
-})  # fmt: skip
-# A folded tensor may grow past its inputs' size only up to this many elements.
-_MAX_FOLDED_ELEMENTS = 1 << 20
-_MAX_FOLD_PASSES = 8
+}), max_elements=1 << 20)  # fmt: skip
 _TWO_GIB = 2**31 - 1
 
 
@@ -108,12 +122,6 @@ def _guarded(
     return prepared, record
 
 
-def _copy(proto: onnx.ModelProto) -> onnx.ModelProto:
-    copy = onnx.ModelProto()
-    copy.CopyFrom(proto)
-    return copy
-
-
 # ---------------------------------------------------------------------------- steps
 
 
@@ -139,7 +147,7 @@ def trim_optional(proto: onnx.ModelProto) -> StepResult:
     trimmable = [n for n in proto.graph.node if _has_trailing_empty(n)]
     if not trimmable:
         return proto, PreparationStep("trim_optional", "no trailing empty inputs or outputs", 0)
-    proto = _copy(proto)
+    proto = copy_model(proto)
     for node in proto.graph.node:
         while len(node.input) and node.input[-1] == "":
             node.input.pop()
@@ -168,11 +176,11 @@ def lift_constants(proto: onnx.ModelProto) -> StepResult:
     ]
     if not liftable:
         return proto, PreparationStep("lift_constants", "no Constant nodes to lift", 0)
-    proto = _copy(proto)
+    proto = copy_model(proto)
     graph = proto.graph
     for i in reversed(liftable):
         node = graph.node[i]
-        _add_initializer(proto, _constant_tensor(node))
+        add_initializer(proto, _constant_tensor(node))
         del graph.node[i]
     detail = f"lifted {len(liftable)} Constant nodes to initializers"
     return proto, PreparationStep("lift_constants", detail, len(liftable))
@@ -183,178 +191,46 @@ _CONSTANT_ATTRIBUTES = {"value", "value_float", "value_floats", "value_int", "va
 
 def _is_tensor_constant(node: onnx.NodeProto) -> bool:
     return (
-        node.op_type == "Constant"
-        and node.domain in ("", "ai.onnx")
+        is_op(node, "Constant")
         and len(node.attribute) == 1
         and node.attribute[0].name in _CONSTANT_ATTRIBUTES
     )
 
 
 def _constant_tensor(node: onnx.NodeProto) -> TensorProto:
-    attribute = node.attribute[0]
+    attr = node.attribute[0]
     name = node.output[0]
-    if attribute.name == "value":
+    if attr.name == "value":
         tensor = TensorProto()
-        tensor.CopyFrom(attribute.t)
+        tensor.CopyFrom(attr.t)
         tensor.name = name
         return tensor
-    if attribute.name == "value_float":
-        return helper.make_tensor(name, TensorProto.FLOAT, [], [attribute.f])
-    if attribute.name == "value_floats":
-        return helper.make_tensor(
-            name, TensorProto.FLOAT, [len(attribute.floats)], attribute.floats
-        )
-    if attribute.name == "value_int":
-        return helper.make_tensor(name, TensorProto.INT64, [], [attribute.i])
-    return helper.make_tensor(name, TensorProto.INT64, [len(attribute.ints)], attribute.ints)
-
-
-def _add_initializer(proto: onnx.ModelProto, tensor: TensorProto) -> None:
-    proto.graph.initializer.append(tensor)
-    if proto.ir_version < 4:  # before IR 4, every initializer is also a graph input
-        proto.graph.input.append(
-            helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims))
-        )
+    if attr.name == "value_float":
+        return helper.make_tensor(name, TensorProto.FLOAT, [], [attr.f])
+    if attr.name == "value_floats":
+        return helper.make_tensor(name, TensorProto.FLOAT, [len(attr.floats)], attr.floats)
+    if attr.name == "value_int":
+        return helper.make_tensor(name, TensorProto.INT64, [], [attr.i])
+    return helper.make_tensor(name, TensorProto.INT64, [len(attr.ints)], attr.ints)
 
 
 def fold_constants(proto: onnx.ModelProto) -> StepResult:
     """Deterministic ops whose inputs are all initializers, evaluated with the ONNX reference
-    evaluator and replaced by initializers, to a fixed point (at most a few passes). Shape of
-    a tensor whose shape is fully static counts as constant too. Results that would grow
+    evaluator and replaced by initializers (``harness.core.constant_folding``). Shape of a
+    tensor whose shape is fully static counts as constant too. Results that would grow
     past 2**20 elements and their inputs' size stay as they are."""
-    proto = _copy(proto)
-    static_shapes = _static_shapes(proto)
-    folded = 0
-    for _ in range(_MAX_FOLD_PASSES):
-        count = _fold_pass(proto, static_shapes)
-        folded += count
-        if not count:
-            break
-    if not folded:
-        return proto, PreparationStep("fold_constants", "no constant subgraphs to fold", 0)
-    removed = _drop_unused_initializers(proto)
-    detail = f"folded {folded} nodes into initializers ({removed} orphaned initializers removed)"
-    return proto, PreparationStep("fold_constants", detail, folded)
-
-
-def _fold_pass(proto: onnx.ModelProto, static_shapes: dict[str, tuple[int, ...]]) -> int:
-    graph = proto.graph
-    opset = _default_opset(proto)
-    initializers = {t.name: t for t in graph.initializer}
-    outputs = {o.name for o in graph.output}
-    cache: Arrays = {}
-    keep, folded = [], 0
-    for node in graph.node:
-        values = _fold_node(node, initializers, cache, outputs, static_shapes, opset)
-        if values is None:
-            keep.append(node)
-            continue
-        for name, value in zip(node.output, values, strict=True):
-            tensor = numpy_helper.from_array(np.asarray(value), name)
-            _add_initializer(proto, tensor)
-            initializers[name] = tensor
-            cache[name] = np.asarray(value)
-        folded += 1
-    if folded:
-        del graph.node[:]
-        graph.node.extend(keep)
-    return folded
-
-
-def _fold_node(
-    node: onnx.NodeProto,
-    initializers: dict[str, TensorProto],
-    cache: Arrays,
-    graph_outputs: set[str],
-    static_shapes: dict[str, tuple[int, ...]],
-    opset: int,
-) -> list[np.ndarray] | None:
-    """The node's output values when it can be folded, else None."""
-    if node.domain not in ("", "ai.onnx") or node.op_type not in _FOLDABLE:
-        return None
-    if any(o in graph_outputs or not o for o in node.output):
-        return None
-    if node.op_type == "Shape" and node.input[0] not in initializers:
-        shape = static_shapes.get(node.input[0])
-        return None if shape is None else [_sliced_shape(node, shape)]
-    if not all(name == "" or name in initializers for name in node.input):
-        return None
-    feeds = {}
-    for name in node.input:
-        if name and name not in feeds:
-            if name not in cache:
-                cache[name] = numpy_helper.to_array(initializers[name])
-            feeds[name] = cache[name]
-    from onnx.reference import ReferenceEvaluator
-
-    try:
-        evaluator = ReferenceEvaluator(node, opsets={"": opset})
-        values = [np.asarray(v) for v in evaluator.run(None, feeds)]
-    except Exception:  # the reference evaluator cannot do this one: it stays a node
-        log.debug("cannot fold %s node %r", node.op_type, node.name, exc_info=True)
-        return None
-    limit = max(_MAX_FOLDED_ELEMENTS, sum(a.size for a in feeds.values()))
-    if sum(v.size for v in values) > limit or any(v.dtype == object for v in values):
-        return None
-    return values
-
-
-def _sliced_shape(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
-    attributes = {a.name: a.i for a in node.attribute}
-    start, end = attributes.get("start", 0), attributes.get("end", len(shape))
-    return np.array(shape[start:end], dtype=np.int64)
-
-
-def _static_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
-    """Tensor name -> shape, for tensors whose every dim shape inference fixes."""
-    try:
-        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
-    except Exception:  # inference is optional here: Shape nodes just stay
-        return {}
     shapes = {}
-    graph = inferred.graph
-    for value in [*graph.value_info, *graph.input, *graph.output]:
-        tensor_type = value.type.tensor_type
-        if not tensor_type.HasField("shape"):
-            continue
-        dims = tensor_type.shape.dim
-        if all(d.HasField("dim_value") for d in dims):
-            shapes[value.name] = tuple(int(d.dim_value) for d in dims)
-    return shapes
-
-
-def _default_opset(proto: onnx.ModelProto) -> int:
-    for opset in proto.opset_import:
-        if opset.domain in ("", "ai.onnx"):
-            return int(opset.version)
-    return onnx.defs.onnx_opset_version()
-
-
-def _drop_unused_initializers(proto: onnx.ModelProto) -> int:
-    used = set(_used_names(proto.graph)) | {o.name for o in proto.graph.output}
-    graph = proto.graph
-    unused = {t.name for t in graph.initializer if t.name not in used}
-    if not unused:
-        return 0
-    kept = [t for t in graph.initializer if t.name not in unused]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    inputs = [i for i in graph.input if i.name not in unused]
-    del graph.input[:]
-    graph.input.extend(inputs)
-    return len(unused)
-
-
-def _used_names(graph: onnx.GraphProto) -> Iterator[str]:
-    """Every name a node of the graph, or of a subgraph (outer-scope references), reads."""
-    for node in graph.node:
-        yield from node.input
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                yield from _used_names(attribute.g)
-            elif attribute.type == onnx.AttributeProto.GRAPHS:
-                for subgraph in attribute.graphs:
-                    yield from _used_names(subgraph)
+    inferred = infer_shapes(proto)
+    if inferred is not None:  # inference is optional here: Shape nodes just stay
+        shapes = static_shapes(inferred.graph)
+    result = fold(proto, _FOLD_POLICY, shapes)
+    if not result.folded:
+        return result.model, PreparationStep("fold_constants", "no constant subgraphs to fold", 0)
+    removed = drop_unread_initializers(result.model)  # a fresh copy: fold made it
+    detail = (
+        f"folded {result.folded} nodes into initializers ({removed} orphaned initializers removed)"
+    )
+    return result.model, PreparationStep("fold_constants", detail, result.folded)
 
 
 def add_value_info(proto: onnx.ModelProto, input_sets: Sequence[Arrays]) -> StepResult:
@@ -362,14 +238,14 @@ def add_value_info(proto: onnx.ModelProto, input_sets: Sequence[Arrays]) -> Step
     inference can describe; the rest get the ranks one onnxruntime pass per input set
     observes (dims fixed where the same at every size, named after an input dim where they
     follow it, unnamed otherwise)."""
-    before = _ranked(proto)
+    before = set(ranks(proto.graph))
     inferred = onnx.shape_inference.infer_shapes(
         proto, check_type=False, strict_mode=False, data_prop=True
     )
-    after = _ranked(inferred)
+    after = set(ranks(inferred.graph))
     from_inference = len(after - before)
     outputs = {o.name for o in inferred.graph.output}
-    missing = [n for n in _node_outputs(inferred.graph) if n not in after and n not in outputs]
+    missing = [n for n in node_outputs(inferred.graph) if n not in after and n not in outputs]
     observed, note = 0, ""
     if missing and input_sets:
         try:
@@ -383,19 +259,6 @@ def add_value_info(proto: onnx.ModelProto, input_sets: Sequence[Arrays]) -> Step
     )
     changed = from_inference + observed
     return (inferred if changed else proto), PreparationStep("value_info", detail, changed)
-
-
-def _ranked(proto: onnx.ModelProto) -> set[str]:
-    graph = proto.graph
-    return {
-        v.name
-        for v in [*graph.value_info, *graph.input, *graph.output]
-        if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")
-    }
-
-
-def _node_outputs(graph: onnx.GraphProto) -> list[str]:
-    return [name for node in graph.node for name in node.output if name]
 
 
 def _observe_ranks(proto: onnx.ModelProto, names: list[str], input_sets: Sequence[Arrays]) -> int:
@@ -452,7 +315,7 @@ def _evaluate(
     initializers = {t.name: t for t in proto.graph.initializer}
     inputs = {i.name for i in proto.graph.input} | set(initializers)
     wanted = [n for n in dict.fromkeys(names) if n not in inputs]
-    probe = _copy(proto)
+    probe = copy_model(proto)
     outputs = {o.name for o in probe.graph.output}
     probe.graph.output.extend(onnx.ValueInfoProto(name=n) for n in wanted if n not in outputs)
     # The CPU with onnxruntime's default threads: a probe of values, not a timed run.
@@ -470,7 +333,7 @@ def _evaluate(
 def _since_version(proto: onnx.ModelProto, op_type: str) -> int | None:
     """The since-version of the default-domain ``op_type`` at the model's opset."""
     try:
-        schema = onnx.defs.get_schema(op_type, max_inclusive_version=_default_opset(proto))
+        schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset_version(proto))
     except (RuntimeError, onnx.defs.SchemaError):
         return None
     return int(schema.since_version)
@@ -486,21 +349,13 @@ def _unique_name(taken: set[str], base: str) -> str:
 
 def _all_names(graph: onnx.GraphProto) -> set[str]:
     """Every value and node name of the graph and of its subgraphs."""
-    names = {v.name for v in [*graph.input, *graph.output, *graph.value_info]}
-    names |= {t.name for t in graph.initializer}
-    for node in graph.node:
-        names.update([*node.input, *node.output, node.name])
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                names |= _all_names(attribute.g)
-            elif attribute.type == onnx.AttributeProto.GRAPHS:
-                for subgraph in attribute.graphs:
-                    names |= _all_names(subgraph)
+    names: set[str] = set()
+    for each in walk_graphs(graph):
+        names |= {v.name for v in [*each.input, *each.output, *each.value_info]}
+        names |= {t.name for t in each.initializer}
+        for node in each.node:
+            names.update([*node.input, *node.output, node.name])
     return names
-
-
-def _attribute(node: onnx.NodeProto, name: str, default: int) -> int:
-    return next((int(a.i) for a in node.attribute if a.name == name), default)
 
 
 def rewrite_reshape_allowzero(
@@ -520,9 +375,7 @@ def rewrite_reshape_allowzero(
     nodes = [
         i
         for i, n in enumerate(proto.graph.node)
-        if n.op_type == "Reshape"
-        and n.domain in ("", "ai.onnx")
-        and _attribute(n, "allowzero", 0) == 1
+        if is_op(n, "Reshape") and attribute(n, "allowzero", 0) == 1
     ]
     if not nodes:
         return proto, PreparationStep(name, "no Reshape with allowzero=1", 0)
@@ -559,11 +412,11 @@ def rewrite_reshape_allowzero(
                 evidence[i] = "observed"
     unproven = len(nodes) - len(evidence) - len(zero)
     if evidence:
-        proto = _copy(proto)
+        proto = copy_model(proto)
         for i in evidence:
-            for attribute in proto.graph.node[i].attribute:
-                if attribute.name == "allowzero":
-                    attribute.i = 0
+            for attr in proto.graph.node[i].attribute:
+                if attr.name == "allowzero":
+                    attr.i = 0
     kinds = [evidence.get(i) for i in nodes]
     detail = (
         f"allowzero=0 on {len(evidence)} of {len(nodes)} Reshape nodes with allowzero=1 "
@@ -578,37 +431,20 @@ def _inferred_positive_shapes(proto: onnx.ModelProto) -> set[str]:
     """Tensors that shape inference with data propagation, from the graph's inputs and
     initializers alone (its value_info and output shapes dropped), gives a shape of
     positive numbers."""
-    bare = _copy(proto)
+    bare = copy_model(proto)
     del bare.graph.value_info[:]
     for output in bare.graph.output:
         if output.type.HasField("tensor_type"):
             output.type.tensor_type.ClearField("shape")
-    try:
-        inferred = onnx.shape_inference.infer_shapes(
-            bare, check_type=False, strict_mode=False, data_prop=True
-        )
-    except Exception:  # inference is only one of the proofs
+    inferred = infer_shapes(bare, data_prop=True)
+    if inferred is None:  # inference is only one of the proofs
         return set()
-    positive = set()
-    for value in [*inferred.graph.value_info, *inferred.graph.output]:
-        tensor_type = value.type.tensor_type
-        if not tensor_type.HasField("shape"):
-            continue
-        dims = tensor_type.shape.dim
-        if all(d.HasField("dim_value") and d.dim_value > 0 for d in dims):
-            positive.add(value.name)
-    return positive
-
-
-def _ranks(proto: onnx.ModelProto) -> dict[str, int]:
-    """Tensor name -> rank, from value_info, graph inputs and outputs, and initializers."""
-    graph = proto.graph
-    ranks = {t.name: len(t.dims) for t in graph.initializer}
-    for value in [*graph.input, *graph.output, *graph.value_info]:
-        tensor_type = value.type.tensor_type
-        if value.type.HasField("tensor_type") and tensor_type.HasField("shape"):
-            ranks[value.name] = len(tensor_type.shape.dim)
-    return ranks
+    described = {v.name for v in [*inferred.graph.value_info, *inferred.graph.output]}
+    return {
+        name
+        for name, shape in static_shapes(inferred.graph).items()
+        if name in described and all(d > 0 for d in shape)
+    }
 
 
 def rewrite_flatten_edges(proto: onnx.ModelProto) -> StepResult:
@@ -619,21 +455,17 @@ def rewrite_flatten_edges(proto: onnx.ModelProto) -> StepResult:
     name = "rewrite_flatten_edges"
     if _since_version(proto, "Flatten") not in (9, 11, 13):
         return proto, PreparationStep(name, "no Flatten-9/11/13 in this opset", 0)
-    flattens = [
-        i
-        for i, n in enumerate(proto.graph.node)
-        if n.op_type == "Flatten" and n.domain in ("", "ai.onnx")
-    ]
-    ranks = _ranks(proto)
+    flattens = [i for i, n in enumerate(proto.graph.node) if is_op(n, "Flatten")]
+    known_ranks = ranks(proto.graph)
     edges: dict[int, list[int]] = {}
     unranked = 0
     for i in flattens:
         node = proto.graph.node[i]
-        rank = ranks.get(node.input[0])
+        rank = known_ranks.get(node.input[0])
         if rank is None:
             unranked += 1
             continue
-        axis = _attribute(node, "axis", 1)
+        axis = attribute(node, "axis", 1)
         axis = axis + rank if axis < 0 else axis
         if axis == 0:
             edges[i] = [1, -1]
@@ -642,7 +474,7 @@ def rewrite_flatten_edges(proto: onnx.ModelProto) -> StepResult:
     if not edges:
         detail = f"no Flatten with axis 0 or axis == rank ({unranked} without a known rank)"
         return proto, PreparationStep(name, detail, 0)
-    proto = _copy(proto)
+    proto = copy_model(proto)
     taken = _all_names(proto.graph)
     shapes: dict[tuple[int, ...], str] = {}
     for i, shape in edges.items():
@@ -651,7 +483,7 @@ def rewrite_flatten_edges(proto: onnx.ModelProto) -> StepResult:
             label = "1_m1" if key == (1, -1) else "m1_1"
             shapes[key] = _unique_name(taken, f"twin_flatten_shape_{label}")
             tensor = numpy_helper.from_array(np.array(shape, np.int64), shapes[key])
-            _add_initializer(proto, tensor)
+            add_initializer(proto, tensor)
         node = proto.graph.node[i]
         reshape = helper.make_node(
             "Reshape", [node.input[0], shapes[key]], list(node.output), name=node.name
@@ -674,18 +506,15 @@ def rewrite_dynamic_clip(proto: onnx.ModelProto) -> StepResult:
     if _since_version(proto, "Clip") not in (11, 12, 13):
         return proto, PreparationStep(name, "no Clip-11/12/13 in this opset", 0)
     graph = proto.graph
-    constant = {t.name for t in graph.initializer}
-    constant |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    constant = constant_names(graph)
     dynamic = [
         i
         for i, n in enumerate(graph.node)
-        if n.op_type == "Clip"
-        and n.domain in ("", "ai.onnx")
-        and any(b and b not in constant for b in n.input[1:3])
+        if is_op(n, "Clip") and any(b and b not in constant for b in n.input[1:3])
     ]
     if not dynamic:
         return proto, PreparationStep(name, "no Clip with a computed min or max", 0)
-    proto = _copy(proto)
+    proto = copy_model(proto)
     graph = proto.graph
     taken = _all_names(graph)
     described = {v.name: v for v in graph.value_info}
@@ -734,7 +563,7 @@ def expose_outputs(proto: onnx.ModelProto) -> StepResult:
     too, and keeps its name: the node's output is renamed (``<name>__twin_multi``, its
     readers follow) and the Identity writes the graph output, so onnx2torch returns that
     tensor rather than the node's whole tuple."""
-    produced = set(_node_outputs(proto.graph))
+    produced = set(node_outputs(proto.graph))
     bare = [i for i, o in enumerate(proto.graph.output) if o.name not in produced]
     multi = {
         name
@@ -747,7 +576,7 @@ def expose_outputs(proto: onnx.ModelProto) -> StepResult:
     if not bare and not shared:
         detail = "every graph output comes from a single-output node"
         return proto, PreparationStep("expose_outputs", detail, 0)
-    proto = _copy(proto)
+    proto = copy_model(proto)
     for i in bare:
         output = proto.graph.output[i]
         exposed = f"{output.name}__twin_output"
@@ -781,13 +610,7 @@ def _rename_values(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
 
 
 def _rename_reads(graph: onnx.GraphProto, renames: dict[str, str]) -> None:
-    for node in graph.node:
+    for node in walk_nodes(graph):  # subgraphs read outer-scope values by name too
         for k, name in enumerate(node.input):
             if name in renames:
                 node.input[k] = renames[name]
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                _rename_reads(attribute.g, renames)
-            elif attribute.type == onnx.AttributeProto.GRAPHS:
-                for subgraph in attribute.graphs:
-                    _rename_reads(subgraph, renames)

@@ -53,9 +53,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
+from harness.core.constant_folding import FoldPolicy, fold_constants
 from harness.core.efficiency import NodeFlops, OpFlops, Work
+from harness.core.onnx_graph import (
+    attribute,
+    copy_model,
+    element_types,
+    has_subgraph,
+    infer_shapes,
+    is_default_domain,
+    item_size,
+    op_name,
+    static_shapes,
+    tensor_bytes,
+    tensor_elements,
+)
 
 if TYPE_CHECKING:
     from torch import nn
@@ -70,13 +84,10 @@ Cost = tuple[int, int]  # (flops, macs)
 # graph inputs in the copy given to shape inference: it needs their shapes, not their bytes.
 _LIGHTEN_ABOVE_ELEMENTS = 1024
 _SHAPE_DATA_TYPES = frozenset({onnx.TensorProto.INT64, onnx.TensorProto.INT32})
-# Shape computations folded to constants when inference leaves shapes unknown.
+# Shape computations folded to constants when inference leaves shapes unknown: any
+# deterministic op, on small tensors (shape data, not weights).
 _MAX_FOLD_ROUNDS = 4
-_FOLD_MAX_ELEMENTS = 1024
-_NONDETERMINISTIC = frozenset(
-    {"Bernoulli", "Multinomial", "RandomNormal", "RandomNormalLike", "RandomUniform",
-     "RandomUniformLike"}
-)  # fmt: skip
+_FOLD_POLICY = FoldPolicy(ops=None, max_elements=1024)
 
 _DATA_MOVEMENT = frozenset(
     {
@@ -135,16 +146,8 @@ class _Tensors:
     """Shapes and element types of the graph's tensors after inference."""
 
     def __init__(self, graph: onnx.GraphProto) -> None:
-        self.shapes: dict[str, tuple[int, ...] | None] = {}
-        self.elem_types: dict[str, int] = {}
-        for value in (*graph.input, *graph.value_info, *graph.output):
-            if value.type.HasField("tensor_type"):
-                tensor = value.type.tensor_type
-                self.shapes[value.name] = _concrete(tensor)
-                self.elem_types[value.name] = tensor.elem_type
-        for init in graph.initializer:
-            self.shapes[init.name] = tuple(int(d) for d in init.dims)
-            self.elem_types[init.name] = init.data_type
+        self.shapes = static_shapes(graph)
+        self.elem_types = element_types(graph)
 
     def shape(self, name: str) -> tuple[int, ...]:
         shape = self.shapes.get(name)
@@ -153,7 +156,7 @@ class _Tensors:
         return shape
 
     def bytes(self, name: str) -> int:
-        shape, itemsize = self.shapes.get(name), _itemsize(self.elem_types.get(name, 0))
+        shape, itemsize = self.shapes.get(name), item_size(self.elem_types.get(name, 0))
         return math.prod(shape) * itemsize if shape is not None else 0
 
 
@@ -170,7 +173,7 @@ def count_onnx_work(
     nodes: list[tuple[str, str, int, int]] = []  # name, op type, flops, macs
     uncounted: set[str] = set()
     for index, node in enumerate(proto.graph.node):
-        op = _op_name(node)
+        op = op_name(node)
         cost = _node_cost(node, tensors)
         if cost is None:
             uncounted.add(op)
@@ -178,7 +181,7 @@ def count_onnx_work(
         nodes.append((node.name or f"{node.op_type}#{index}", op, *cost))
     if uncounted:
         logger.info("FLOPs not counted for op types %s (counted as 0)", sorted(uncounted))
-    weight_bytes = sum(_initializer_bytes(t) for t in proto.graph.initializer)
+    weight_bytes = sum(tensor_bytes(t) for t in proto.graph.initializer)
     activation_bytes = sum(
         tensors.bytes(out) for node in proto.graph.node for out in node.output if out
     )
@@ -199,22 +202,19 @@ def _inferred_graph(
 
     Exporters compute Reshape targets and Slice bounds with arithmetic that ONNX's data
     propagation does not follow (``Mod``, ``Slice`` with computed bounds): while shapes
-    stay unknown, the small shape computations are evaluated with ``onnx.reference``,
-    replaced by constants in the copy, and inference runs again.
+    stay unknown, the small shape computations are folded to initializers in the copy
+    (``harness.core.constant_folding``), and inference runs again.
     """
     model = _shaped_copy(proto, input_shapes)
-    opsets = {imp.domain: imp.version for imp in model.opset_import}
     graph = _infer(model)
     for _ in range(_MAX_FOLD_ROUNDS):
-        if all(
-            _Tensors(graph).shapes.get(out) is not None
-            for n in graph.node
-            for out in n.output
-            if out
-        ):
+        shapes = static_shapes(graph)
+        if all(out in shapes for n in graph.node for out in n.output if out):
             break
-        if not _replace_with_constants(model.graph, _fold_shape_computations(graph, opsets)):
+        folding = fold_constants(model, _FOLD_POLICY, shapes)
+        if not folding.folded:
             break
+        model = folding.model
         graph = _infer(model)
     return graph
 
@@ -222,8 +222,7 @@ def _inferred_graph(
 def _shaped_copy(
     proto: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]
 ) -> onnx.ModelProto:
-    model = onnx.ModelProto()
-    model.CopyFrom(proto)
+    model = copy_model(proto)
     graph = model.graph
     declared = {value.name for value in graph.input}
     unknown = sorted(set(input_shapes) - declared)
@@ -248,97 +247,11 @@ def _shaped_copy(
 
 
 def _infer(model: onnx.ModelProto) -> onnx.GraphProto:
-    try:
-        return onnx.shape_inference.infer_shapes(model, data_prop=True).graph
-    except (onnx.shape_inference.InferenceError, RuntimeError, ValueError) as exc:
-        logger.warning("ONNX shape inference failed (%s); ops needing shapes are uncounted", exc)
+    inferred = infer_shapes(model, data_prop=True)
+    if inferred is None:
+        logger.warning("ONNX shape inference failed; ops needing shapes are uncounted")
         return model.graph
-
-
-def _fold_shape_computations(
-    graph: onnx.GraphProto, opsets: dict[str, int]
-) -> dict[str, np.ndarray]:
-    """Values of the small tensors computable from constants and known shapes alone."""
-    tensors = _Tensors(graph)
-    values = {
-        t.name: numpy_helper.to_array(t)
-        for t in graph.initializer
-        if math.prod(t.dims) <= _FOLD_MAX_ELEMENTS
-    }
-    nodes: list[onnx.NodeProto] = []
-    known = set(values)
-    for node in graph.node:
-        if node.domain not in ("", "ai.onnx") or _has_subgraph(node):
-            continue
-        source = tensors.shapes.get(node.input[0]) if node.input else None
-        if node.op_type in ("Shape", "Size") and source is not None:
-            values[node.output[0]] = _shape_value(node, source)
-            known.add(node.output[0])
-        elif (
-            node.op_type not in _NONDETERMINISTIC
-            and all(name in known for name in node.input if name)
-            and all(_small_or_unknown(tensors, name) for name in node.output if name)
-        ):
-            nodes.append(node)
-            known.update(name for name in node.output if name)
-    if not nodes:
-        return values
-    produced = _outputs(nodes)
-    feeds = {n: values[n] for node in nodes for n in node.input if n and n not in produced}
-    fold = helper.make_graph(
-        nodes,
-        "fold",
-        [helper.make_empty_tensor_value_info(name) for name in feeds],
-        [helper.make_empty_tensor_value_info(name) for name in produced],
-    )
-    try:
-        from onnx.reference import ReferenceEvaluator
-
-        results = ReferenceEvaluator(fold, opsets=opsets).run(None, feeds)
-    except Exception as exc:  # an op the reference lacks, or one it cannot run on these
-        logger.debug("could not fold shape computations: %s", exc)
-        return values
-    values.update(zip(produced, (np.asarray(r) for r in results), strict=True))
-    return values
-
-
-def _replace_with_constants(graph: onnx.GraphProto, values: dict[str, np.ndarray]) -> bool:
-    """Swap each node whose outputs all have small known values for Constant nodes; True
-    when any node changed."""
-    changed = False
-    nodes = []
-    for node in graph.node:
-        outs = [name for name in node.output if name]
-        small = all(name in values and values[name].size <= _FOLD_MAX_ELEMENTS for name in outs)
-        if node.op_type != "Constant" and outs and small:
-            nodes += [
-                helper.make_node(
-                    "Constant", [], [name], value=numpy_helper.from_array(values[name], name)
-                )
-                for name in outs
-            ]
-            changed = True
-        else:
-            nodes.append(node)
-    del graph.node[:]
-    graph.node.extend(nodes)
-    return changed
-
-
-def _shape_value(node: onnx.NodeProto, shape: tuple[int, ...]) -> np.ndarray:
-    if node.op_type == "Size":
-        return np.array(math.prod(shape), dtype=np.int64)
-    start, end = _attr(node, "start") or 0, _attr(node, "end")
-    return np.array(shape[start:end], dtype=np.int64)
-
-
-def _small_or_unknown(tensors: _Tensors, name: str) -> bool:
-    shape = tensors.shapes.get(name)
-    return shape is None or math.prod(shape) <= _FOLD_MAX_ELEMENTS
-
-
-def _outputs(nodes: list[onnx.NodeProto]) -> list[str]:
-    return [name for node in nodes for name in node.output if name]
+    return inferred.graph
 
 
 def _lighten(graph: onnx.GraphProto) -> None:
@@ -348,7 +261,7 @@ def _lighten(graph: onnx.GraphProto) -> None:
     keep = []
     for tensor in graph.initializer:
         if (
-            math.prod(tensor.dims) > _LIGHTEN_ABOVE_ELEMENTS
+            tensor_elements(tensor) > _LIGHTEN_ABOVE_ELEMENTS
             and tensor.data_type not in _SHAPE_DATA_TYPES
         ):
             if tensor.name not in declared:
@@ -363,7 +276,7 @@ def _lighten(graph: onnx.GraphProto) -> None:
 
 def _node_cost(node: onnx.NodeProto, tensors: _Tensors) -> Cost | None:
     """(flops, macs) of one node, or None when it is not counted."""
-    if node.domain not in ("", "ai.onnx") or _has_subgraph(node):
+    if not is_default_domain(node.domain) or has_subgraph(node):
         return None
     op = node.op_type
     if op in _DATA_MOVEMENT or (op in ("Resize", "Upsample") and _mode(node) == "nearest"):
@@ -635,61 +548,24 @@ def _summarise(
     )
 
 
-def _concrete(tensor: onnx.TypeProto.Tensor) -> tuple[int, ...] | None:
-    if not tensor.HasField("shape"):
-        return None
-    dims = tensor.shape.dim
-    if not all(d.HasField("dim_value") for d in dims):
-        return None
-    return tuple(int(d.dim_value) for d in dims)
-
-
 def _numel(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
-
-
-def _itemsize(data_type: int) -> int:
-    try:
-        return int(helper.tensor_dtype_to_np_dtype(data_type).itemsize)
-    except (KeyError, ValueError, TypeError):
-        return 0  # undefined, strings and exotic types: no fixed size
-
-
-def _initializer_bytes(tensor: onnx.TensorProto) -> int:
-    return math.prod(tensor.dims) * _itemsize(tensor.data_type)
-
-
-def _op_name(node: onnx.NodeProto) -> str:
-    domain = node.domain if node.domain not in ("", "ai.onnx") else ""
-    return f"{domain}.{node.op_type}" if domain else node.op_type
-
-
-def _has_subgraph(node: onnx.NodeProto) -> bool:
-    kinds = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-    return any(attr.type in kinds for attr in node.attribute)
 
 
 def _has_input(node: onnx.NodeProto, index: int) -> bool:
     return len(node.input) > index and bool(node.input[index])
 
 
-def _attr(node: onnx.NodeProto, name: str) -> Any:
-    for attr in node.attribute:
-        if attr.name == name:
-            return helper.get_attribute_value(attr)
-    return None
-
-
 def _int_attr(node: onnx.NodeProto, name: str) -> int:
-    return int(_attr(node, name) or 0)
+    return int(attribute(node, name) or 0)
 
 
 def _ints_attr(node: onnx.NodeProto, name: str) -> list[int]:
-    return [int(v) for v in _attr(node, name) or ()]
+    return [int(v) for v in attribute(node, name) or ()]
 
 
 def _str_attr(node: onnx.NodeProto, name: str) -> str:
-    value = _attr(node, name)
+    value = attribute(node, name)
     return value.decode() if isinstance(value, bytes) else str(value or "")
 
 

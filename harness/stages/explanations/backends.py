@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from harness.core.onnx_graph import pass_through_aliases
 from harness.core.sessions import SessionSettings, create_session
 from harness.core.twin import ConversionReport
 from harness.stages.context import AuditContext
@@ -192,10 +193,7 @@ def twin_layer(twin: Any, proto: Any, modality: str, attributed: str) -> nn.Modu
     token input, possibly cast or reshaped) or the last Conv; None when there is none."""
     initializers = {t.name for t in proto.graph.initializer}
     if modality == "tokens":
-        ids = {attributed}
-        for node in proto.graph.node:
-            if node.op_type in _ID_PRESERVING and node.input and node.input[0] in ids:
-                ids.update(node.output)
+        ids = pass_through_aliases(proto.graph, attributed, _ID_PRESERVING)
         nodes: Iterable[tuple[int, Any]] = (
             (i, n)
             for i, n in enumerate(proto.graph.node)

@@ -17,7 +17,6 @@ to the same converter at every opset that If version covers; otherwise the node 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
 from typing import Any
 
 import onnx
@@ -26,6 +25,7 @@ from onnx import GraphProto, defs, helper
 from onnx2torch.utils.common import OnnxMapping, OperationConverterResult, get_const_value
 from torch import nn
 
+from harness.core.onnx_graph import subgraphs, walk_nodes
 from harness.twin.converters._registry import register_missing
 
 __all__ = ["ConstantIf"]
@@ -45,28 +45,13 @@ class ConstantIf(nn.Module):
         return self.branch(*outer)
 
 
-def _subgraphs(node: onnx.NodeProto) -> Iterator[GraphProto]:
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            yield attr.g
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            yield from attr.graphs
-
-
-def _walk(graph: GraphProto) -> Iterator[onnx.NodeProto]:
-    for node in graph.node:
-        yield node
-        for sub in _subgraphs(node):
-            yield from _walk(sub)
-
-
 def _outer_names(branch: GraphProto) -> list[str]:
     """Values the branch (and graphs nested in it) reads but does not define."""
     defined = {i.name for i in branch.initializer} | {i.name for i in branch.input}
     used: list[str] = []
-    for node in _walk(branch):
+    for node in walk_nodes(branch):
         defined.update(node.output)
-        for sub in _subgraphs(node):
+        for sub in subgraphs(node):
             defined.update(i.name for i in sub.initializer)
             defined.update(i.name for i in sub.input)
         used.extend(node.input)
@@ -114,7 +99,7 @@ def _fallback_opset(node: Any, branch: GraphProto, if_since: int) -> int:
     opset that If-``if_since`` covers (so the exact opset cannot matter)."""
     later = [v for v in _VERSIONS if v > if_since]
     upper = later[0] if later else defs.onnx_opset_version() + 1
-    for inner in _walk(branch):
+    for inner in walk_nodes(branch):
         resolved = {_since(inner.op_type, v, inner.domain) for v in range(if_since, upper)}
         if len(resolved) > 1:
             raise NotImplementedError(
