@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from harness.core.config import AuditConfig
-from harness.stages.efficiency.budget import PROFILE_BUDGETS
+from harness.stages.efficiency import BUDGETS
 from harness.stages.efficiency.ort_backend import OrtSession
 from harness.stages.efficiency.sampling import sample_latency
 
@@ -43,7 +43,7 @@ def test_harness_overhead_against_a_bare_loop():
     feeds = {"pixels": np.zeros((1, 1, 28, 28), np.float32)}
     call = session.caller(feeds)
     budget = dataclasses.replace(
-        PROFILE_BUDGETS["standard"], min_calls=CALLS_PER_ROUND, max_calls=CALLS_PER_ROUND
+        BUDGETS["standard"], min_calls=CALLS_PER_ROUND, max_calls=CALLS_PER_ROUND
     )
     for _ in range(50):
         call()

@@ -11,7 +11,7 @@ import pytest
 from harness.cli import main
 from harness.core.result import AuditResult
 from harness.core.schema import load_result_schema
-from harness.stages.efficiency.budget import PROFILE_BUDGETS
+from harness.stages.efficiency import BUDGETS
 
 NO_CUDA = not __import__("torch").cuda.is_available()
 
@@ -31,7 +31,7 @@ def assert_sampled_enough(latency: dict) -> None:
     limit cut sampling short: how many calls fit the limit depends on how busy the machine
     is, so a count alone would fail on a loaded one."""
     assert latency["n"] == len(latency["samples_ms"]) >= 1
-    enough = latency["n"] >= PROFILE_BUDGETS["quick"].min_calls
+    enough = latency["n"] >= BUDGETS["quick"].min_calls
     assert enough or latency["stopped_because"] == "time limit", latency["stopped_because"]
 
 

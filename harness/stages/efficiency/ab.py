@@ -28,32 +28,12 @@ from harness.core.config import AuditConfig
 from harness.core.errors import UsageError
 from harness.core.headline import LATENCY_QUANTILES, Metric, latency_metrics
 from harness.core.model import LoadedModel, TensorSpec
+from harness.stages.efficiency.budget import BUDGETS, EfficiencyBudget
 
-__all__ = ["AB_BUDGETS", "ABBudget", "ABMeasurement", "measure_ab", "sample_metrics"]
+__all__ = ["ABMeasurement", "measure_ab", "sample_metrics"]
 
 # progress(step, event, detail), as the audit pipeline reports it.
 Progress = Callable[[str, str, str], None]
-
-
-@dataclass(frozen=True)
-class ABBudget:
-    """How long an A/B measurement runs. A block holds as many calls as fit in
-    ``block_seconds`` (of the slower model), within ``[min_calls, max_calls]``; with
-    ``min_calls`` per block the rounds reach the profiler's minimum calls of the same
-    budget (20, 100, 700) even for a model slower than a block."""
-
-    rounds: int
-    block_seconds: float
-    min_calls: int
-    max_calls: int
-    sessions: int  # per model, used in turn round by round
-
-
-AB_BUDGETS: dict[str, ABBudget] = {
-    "quick": ABBudget(rounds=20, block_seconds=0.010, min_calls=1, max_calls=500, sessions=2),
-    "standard": ABBudget(rounds=50, block_seconds=0.025, min_calls=2, max_calls=2_000, sessions=3),
-    "thorough": ABBudget(rounds=100, block_seconds=0.050, min_calls=7, max_calls=5_000, sessions=4),
-}
 
 
 @dataclass(frozen=True)
@@ -84,27 +64,27 @@ def measure_ab(
 ) -> ABMeasurement:
     """Time BASE and CANDIDATE (ONNX files taking the same inputs) interleaved; raises the
     audit's one-line errors for a file it cannot load or run."""
-    if budget not in AB_BUDGETS:
-        raise UsageError(f"budget {budget!r} is not one of {', '.join(AB_BUDGETS)}")
+    # How long it runs: the ab_ fields of the efficiency stage's row for this budget (an
+    # unknown name is a usage error here, before anything loads).
+    ab_budget = BUDGETS[budget]
     report = progress or _silent
     config = AuditConfig(model=str(base), seed=seed, threads=threads, budget=budget)  # type: ignore[arg-type]
     report("load", "start", f"loading {base} and {candidate}")
     base_model, candidate_model = _load_onnx(base), _load_onnx(candidate)
     _check_same_inputs(base_model, candidate_model)
     feeds = _feeds(base_model, candidate_model, config, device)
-    ab_budget = AB_BUDGETS[budget]
     calls, settings = _callers((base_model, candidate_model), feeds, ab_budget, device, threads)
     report("load", "done", "ok")
     report("warm-up", "start", "warming up both models")
-    block = _block_size(calls, ab_budget, budget)
+    block = _block_size(calls, ab_budget)
     report("warm-up", "done", f"ok, {block} calls per block")
-    report("sampling", "start", f"{ab_budget.rounds} rounds of {block} calls on each model")
-    samples = _interleave(calls, ab_budget.rounds, block, np.random.default_rng(seed))
+    report("sampling", "start", f"{ab_budget.ab_rounds} rounds of {block} calls on each model")
+    samples = _interleave(calls, ab_budget.ab_rounds, block, np.random.default_rng(seed))
     report("sampling", "done", "ok")
     return ABMeasurement(
         base=sample_metrics(samples[0]),
         candidate=sample_metrics(samples[1]),
-        rounds=ab_budget.rounds,
+        rounds=ab_budget.ab_rounds,
         calls_per_round=block,
         description=_description(ab_budget, block, seed, settings),
         settings=settings,
@@ -170,41 +150,41 @@ def _feeds(
 def _callers(
     models: tuple[LoadedModel, ...],
     feeds: dict[str, np.ndarray],
-    budget: ABBudget,
+    budget: EfficiencyBudget,
     device: str,
     threads: int | None,
 ) -> tuple[list[list[Callable[[], object]]], dict[str, str]]:
-    """``budget.sessions`` timed callers per model, each its own session set up as the
+    """``budget.ab_sessions`` timed callers per model, each its own session set up as the
     profiler sets its own (threads, optimisation level), and those settings."""
     from harness.stages.efficiency.ort_backend import OrtSession
 
     sessions = []
     for model in models:
         assert model.path is not None  # load_onnx sets it
-        sessions.append([OrtSession(model.path, device, threads) for _ in range(budget.sessions)])
+        sessions.append(
+            [OrtSession(model.path, device, threads) for _ in range(budget.ab_sessions)]
+        )
     settings = {
         **sessions[0][0].settings(),
-        "sessions_per_model": str(budget.sessions),
+        "sessions_per_model": str(budget.ab_sessions),
         "timer": "time.perf_counter_ns, one per call",
     }
     return [[session.caller(feeds) for session in each] for each in sessions], settings
 
 
-def _block_size(calls: list[list[Callable[[], object]]], budget: ABBudget, name: str) -> int:
-    """Warm up every session (the profiler's rule: until its median settles), then size a
-    block from the slower model's median."""
-    from harness.stages.efficiency.budget import PROFILE_BUDGETS
+def _block_size(calls: list[list[Callable[[], object]]], budget: EfficiencyBudget) -> int:
+    """Warm up every session (the profiler's rule and limits: until its median settles),
+    then size a block from the slower model's median."""
     from harness.stages.efficiency.sampling import time_calls, warm_up
 
-    warm_budget = PROFILE_BUDGETS[name]
     medians = []
     for model_calls in calls:
         for call in model_calls:
-            warm_up(call, warm_budget)
+            warm_up(call, budget)
         medians.append(float(np.median(time_calls(model_calls[0], 5))))
     slower_ms = max(max(medians), 1e-6)
-    fitting = int(budget.block_seconds * 1e3 / slower_ms)
-    return min(budget.max_calls, max(budget.min_calls, fitting))
+    fitting = int(budget.ab_block_seconds * 1e3 / slower_ms)
+    return min(budget.ab_max_calls, max(budget.ab_min_calls, fitting))
 
 
 def _interleave(
@@ -223,13 +203,13 @@ def _interleave(
     return samples
 
 
-def _description(budget: ABBudget, block: int, seed: int, settings: dict[str, str]) -> str:
+def _description(budget: EfficiencyBudget, block: int, seed: int, settings: dict[str, str]) -> str:
     threads = settings["intra_op_threads"]
     if threads.startswith("default"):
         thread_text = "threads: all cores"
     else:
         thread_text = f"{threads} thread" + ("" if threads == "1" else "s")
     return (
-        f"2 x {budget.rounds} rounds of {block} calls, order shuffled per round, seed {seed}, "
-        f"{budget.sessions} sessions per model in turn, {thread_text}"
+        f"2 x {budget.ab_rounds} rounds of {block} calls, order shuffled per round, seed {seed}, "
+        f"{budget.ab_sessions} sessions per model in turn, {thread_text}"
     )

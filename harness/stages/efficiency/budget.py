@@ -1,52 +1,72 @@
-"""How much time the profiler may spend, per ``--budget``.
+"""How much time the efficiency stage may spend, per ``--budget``; ``gate --ab`` reads the
+same rows (the ``ab_`` fields), so one budget name means one effort everywhere.
 
 Sampling stops when it has at least ``min_calls`` calls AND ``min_seconds`` AND the
 bootstrap CI of the median is narrower than ``target_ci_rel_width``, or at the hard limits.
 ``thorough`` takes enough calls for a p99 (662) whenever the model allows it in time.
+
+An A/B block holds as many calls as fit in ``ab_block_seconds`` (of the slower model),
+within ``[ab_min_calls, ab_max_calls]``; with ``ab_min_calls`` per block the rounds reach
+the profiler's ``min_calls`` of the same budget (20, 100, 700) even for a model slower
+than a block.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PROFILE_BUDGETS", "ProfileBudget"]
+from harness.core.budget import BudgetTable
+
+__all__ = ["BUDGETS", "EfficiencyBudget"]
 
 
 @dataclass(frozen=True)
-class ProfileBudget:
+class EfficiencyBudget:
+    # Latency sampling goes on to at least min_calls AND min_seconds, then stops once the
+    # median's CI is narrow enough, or at max_calls or max_seconds, whichever comes first.
     min_calls: int
     min_seconds: float
     max_calls: int
     max_seconds: float
     target_ci_rel_width: float  # (CI high - CI low) / median of the latency median
+    # Warm-up before sampling runs until the running median settles, within these limits.
     warmup_max_calls: int
     warmup_max_seconds: float
-    sweep_max_batch: int
+    sweep_max_batch: int  # the throughput sweep's largest batch size (1, 2, 4, ... up to it)
     sweep_point_seconds: float  # sampling time per batch size
     sweep_max_input_bytes: int  # no batch whose inputs exceed this
-    op_profile_runs: int
-    peak_matmul_size: int
-    peak_seconds: float
-    memory_calls: int
+    op_profile_runs: int  # calls timed under onnxruntime's profiler (where time goes)
+    peak_matmul_size: int  # side of the square float32 matmul timed for the machine's peak
+    peak_seconds: float  # time spent timing that peak
+    memory_calls: int  # calls in the pass that measures inference memory
+    # gate --ab: both models timed in interleaved rounds.
+    ab_rounds: int  # rounds; each times a block on each model, in shuffled order
+    ab_block_seconds: float  # a block's length, in calls of the slower model
+    ab_min_calls: int  # fewest calls in a block
+    ab_max_calls: int  # most calls in a block
+    ab_sessions: int  # sessions per model, used in turn round by round
 
 
-PROFILE_BUDGETS: dict[str, ProfileBudget] = {
-    "quick": ProfileBudget(
+BUDGETS: BudgetTable[EfficiencyBudget] = BudgetTable(
+    quick=EfficiencyBudget(
         min_calls=20, min_seconds=0.2, max_calls=2_000, max_seconds=2.0,
         target_ci_rel_width=0.10, warmup_max_calls=50, warmup_max_seconds=0.5,
         sweep_max_batch=8, sweep_point_seconds=0.1, sweep_max_input_bytes=64 << 20,
         op_profile_runs=5, peak_matmul_size=256, peak_seconds=0.2, memory_calls=3,
+        ab_rounds=20, ab_block_seconds=0.010, ab_min_calls=1, ab_max_calls=500, ab_sessions=2,
     ),
-    "standard": ProfileBudget(
+    standard=EfficiencyBudget(
         min_calls=100, min_seconds=1.0, max_calls=20_000, max_seconds=10.0,
         target_ci_rel_width=0.02, warmup_max_calls=200, warmup_max_seconds=2.0,
         sweep_max_batch=64, sweep_point_seconds=0.4, sweep_max_input_bytes=256 << 20,
         op_profile_runs=20, peak_matmul_size=512, peak_seconds=0.5, memory_calls=10,
+        ab_rounds=50, ab_block_seconds=0.025, ab_min_calls=2, ab_max_calls=2_000, ab_sessions=3,
     ),
-    "thorough": ProfileBudget(
+    thorough=EfficiencyBudget(
         min_calls=700, min_seconds=5.0, max_calls=200_000, max_seconds=60.0,
         target_ci_rel_width=0.01, warmup_max_calls=1_000, warmup_max_seconds=5.0,
         sweep_max_batch=256, sweep_point_seconds=1.5, sweep_max_input_bytes=1 << 30,
         op_profile_runs=50, peak_matmul_size=1024, peak_seconds=2.0, memory_calls=20,
+        ab_rounds=100, ab_block_seconds=0.050, ab_min_calls=7, ab_max_calls=5_000, ab_sessions=4,
     ),
-}  # fmt: skip
+)  # fmt: skip

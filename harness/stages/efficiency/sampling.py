@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.stages.efficiency.budget import ProfileBudget
+from harness.stages.efficiency.budget import EfficiencyBudget
 from harness.stages.efficiency.stats import median_ci_relative_width, median_settled
 
 __all__ = ["Samples", "gflop_rate", "sample_latency", "time_calls", "warm_up"]
@@ -42,7 +42,7 @@ def _timed(call: Callable[[], object]) -> float:
     return reported if isinstance(reported, float) else wall_ms
 
 
-def warm_up(call: Callable[[], object], budget: ProfileBudget) -> tuple[int, bool]:
+def warm_up(call: Callable[[], object], budget: EfficiencyBudget) -> tuple[int, bool]:
     """Call until the running median settles or the warm-up bound is hit."""
     samples: list[float] = []
     deadline = time.perf_counter() + budget.warmup_max_seconds
@@ -55,7 +55,7 @@ def warm_up(call: Callable[[], object], budget: ProfileBudget) -> tuple[int, boo
 
 def sample_latency(
     call: Callable[[], object],
-    budget: ProfileBudget,
+    budget: EfficiencyBudget,
     *,
     min_seconds: float | None = None,
     max_seconds: float | None = None,
@@ -79,7 +79,7 @@ def sample_latency(
 def _stop_reason(
     samples: list[float],
     elapsed: float,
-    budget: ProfileBudget,
+    budget: EfficiencyBudget,
     min_s: float,
     max_s: float,
     check_ci: bool,

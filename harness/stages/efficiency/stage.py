@@ -24,7 +24,7 @@ from harness.core.efficiency import BackendRun, EfficiencySection, Roofline, Wor
 from harness.core.errors import StageError
 from harness.core.serialize import from_jsonable, to_jsonable
 from harness.stages.context import AuditContext
-from harness.stages.efficiency.budget import PROFILE_BUDGETS
+from harness.stages.efficiency.budget import BUDGETS
 from harness.stages.efficiency.protocol import MeasureRequest, MemoryReply, ProfileReply
 
 __all__ = ["efficiency_stage", "plan_runs"]
@@ -155,7 +155,7 @@ def _roofline(profile: ProfileReply, work: Work | None) -> Roofline | None:
 
 
 def _run_worker(request: MeasureRequest) -> dict[str, Any]:
-    budget = PROFILE_BUDGETS[request.budget]
+    budget = BUDGETS[request.budget]
     # Generous: warm-up, sampling, sweep, profiler and peak each have their own bound.
     timeout = (
         60 + 4 * (budget.max_seconds + budget.warmup_max_seconds) + 60 * budget.sweep_point_seconds

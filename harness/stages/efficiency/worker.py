@@ -27,7 +27,7 @@ from harness.core.efficiency import (
 )
 from harness.core.serialize import from_jsonable, to_jsonable
 from harness.stages.efficiency import memory
-from harness.stages.efficiency.budget import PROFILE_BUDGETS, ProfileBudget
+from harness.stages.efficiency.budget import BUDGETS, EfficiencyBudget
 from harness.stages.efficiency.protocol import MeasureRequest, MemoryReply, ProfileReply
 from harness.stages.efficiency.sampling import sample_latency, time_calls
 from harness.stages.efficiency.stats import latency_stats, throughput_estimate
@@ -64,7 +64,7 @@ def _feeds(request: MeasureRequest) -> dict[str, np.ndarray]:
 
 
 def profile(request: MeasureRequest) -> ProfileReply:
-    budget = PROFILE_BUDGETS[request.budget]
+    budget = BUDGETS[request.budget]
     feeds = _feeds(request)
     runner = _open(request)
     call = runner.caller(feeds)
@@ -104,7 +104,7 @@ def _batch_size(feeds: dict[str, np.ndarray]) -> int:
 
 
 def _sweep(
-    runner: Any, feeds: dict[str, np.ndarray], budget: ProfileBudget, blocked: str | None
+    runner: Any, feeds: dict[str, np.ndarray], budget: EfficiencyBudget, blocked: str | None
 ) -> Throughput:
     point_budget = dataclasses.replace(budget, min_calls=10, warmup_max_calls=10)
     points: list[ThroughputPoint] = []
@@ -149,7 +149,7 @@ def _powers_of_two(limit: int) -> list[int]:
 
 
 def _op_profile(
-    request: MeasureRequest, feeds: dict[str, np.ndarray], budget: ProfileBudget
+    request: MeasureRequest, feeds: dict[str, np.ndarray], budget: EfficiencyBudget
 ) -> OpProfile | None:
     if request.backend != "onnxruntime" or request.model_path is None:
         return None
@@ -160,7 +160,7 @@ def _op_profile(
                       budget.op_profile_runs)  # fmt: skip
 
 
-def _peak(request: MeasureRequest, budget: ProfileBudget) -> float:
+def _peak(request: MeasureRequest, budget: EfficiencyBudget) -> float:
     args = (budget.peak_matmul_size, request.device, request.config.threads, budget.peak_seconds)
     if request.backend == "onnxruntime":
         from harness.stages.efficiency.ort_backend import matmul_peak_gflops
@@ -185,7 +185,7 @@ def _bandwidth_gbs() -> float:
 
 
 def measure_memory(request: MeasureRequest) -> MemoryReply:
-    budget = PROFILE_BUDGETS[request.budget]
+    budget = BUDGETS[request.budget]
     feeds = _feeds(request)
     baseline = memory.current_rss_bytes()
     with memory.watch_peak() as session_peak:

@@ -9,13 +9,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from harness.stages.efficiency import memory
-from harness.stages.efficiency.budget import PROFILE_BUDGETS
+from harness.stages.efficiency import BUDGETS, memory
 from harness.stages.efficiency.ort_backend import OrtSession, matmul_peak_gflops, op_profile
 from harness.stages.efficiency.sampling import sample_latency, time_calls, warm_up
 from harness.testing import onnx_builders
 
-QUICK = PROFILE_BUDGETS["quick"]
+QUICK = BUDGETS["quick"]
 
 
 def sleeper(seconds: float):
