@@ -1,22 +1,31 @@
-"""Real inputs for models trained on a reference task: the task's test samples.
+"""The one provider of samples: the audit's batch, and the further samples a stage asks for.
+
+    task_samples   a reference task's first test samples, for a model that names its task:
+                   input resolution feeds them (with their labels and ground-truth masks)
+                   instead of random numbers the model was never trained on
+    stage_samples  N samples for a stage (explanations, attention): the audit's own when it
+                   has enough, else the task's test split, else further synthetic draws;
+                   --data is never mixed with synthetic samples
 
 A zoo model's ONNX file names its task in ``metadata_props`` (``harness.task``), and a
-``ref:`` model carries it in the registry. Its audit then feeds real test samples, which
-later stages pair with the task's labels and ground-truth relevance masks, instead of
-random numbers the model was never trained on. A metadata task the harness does not know,
-or whose inputs do not match the model's, falls back to synthetic inputs with a warning.
+``ref:`` model carries it in the registry. A metadata task the harness does not know, or
+whose inputs do not match the model's, falls back to synthetic inputs with a warning.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from harness.core.errors import UsageError
 from harness.core.model import LoadedModel
 
-__all__ = ["TaskSamples", "task_samples"]
+if TYPE_CHECKING:
+    from harness.intake.inputs import ResolvedInputs
+
+__all__ = ["Samples", "TaskSamples", "stage_samples", "task_samples"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,6 +36,34 @@ class TaskSamples:
     truth_masks: np.ndarray | None  # ground-truth relevance, shaped like the primary input
     primary_input: str
     description: str  # how the values were chosen, in words
+
+
+@dataclass(frozen=True, eq=False)
+class Samples:
+    """The samples a stage works on."""
+
+    arrays: dict[str, np.ndarray]  # every input; those with the sample axis hold ``count``
+    batched: frozenset[str]  # inputs with the sample axis first
+    count: int
+    labels: np.ndarray | None  # the task's labels, when the samples are task samples
+    truth: np.ndarray | None  # ground-truth relevance shaped like the task's primary input
+    source: str  # where the samples came from, in words
+    notes: tuple[str, ...] = ()
+
+    def first(self, count: int, why: str) -> Samples:
+        """The first ``count`` samples, ``why`` added to the notes."""
+        if count >= self.count:
+            return self
+        arrays = {n: (a[:count] if n in self.batched else a) for n, a in self.arrays.items()}
+        return Samples(
+            arrays=arrays,
+            batched=self.batched,
+            count=count,
+            labels=None if self.labels is None else self.labels[:count],
+            truth=None if self.truth is None else self.truth[:count],
+            source=f"the first {count} of {self.source}",
+            notes=(*self.notes, why),
+        )
 
 
 def task_samples(model: LoadedModel, batch: int) -> tuple[TaskSamples | None, str | None]:
@@ -62,3 +99,94 @@ def task_samples(model: LoadedModel, batch: int) -> tuple[TaskSamples | None, st
         description=f"test samples 0-{batch - 1} of task '{model.task}'",
     )
     return samples, None
+
+
+def stage_samples(
+    model: LoadedModel,
+    inputs: ResolvedInputs,
+    seed: int,
+    count: int,
+    *,
+    batched: frozenset[str],
+) -> Samples:
+    """``count`` samples of the inputs in ``batched`` (those with the sample axis first; the
+    others ride along as the audit fed them): the audit's own when it has enough, else the
+    task's test split (all of it, with a note, when it holds fewer), else the audit's
+    synthetic batch extended with draws from seeds ``seed+1``, ``seed+2``, ...; inputs from
+    --data are never mixed with synthetic ones (the samples in --data, with a note)."""
+    arrays = inputs.arrays
+    # Every batched input holds the same number of samples; any one of them tells it.
+    batch = int(arrays[min(batched)].shape[0])
+    task = inputs.task
+    if task is not None and batch < count:
+        return _test_split(task.task, arrays, batched, count)
+    if batch >= count:
+        cut = {n: (a[:count] if n in batched else a) for n, a in arrays.items()}
+        labels = task.labels[:count] if task is not None else None
+        truth = (
+            task.truth_masks[:count] if task is not None and task.truth_masks is not None else None
+        )
+        source = f"the audit's first {count} samples" if batch > count else "the audit's samples"
+        return Samples(cut, batched, count, labels, truth, source)
+    sources = {t.name: t.source for t in inputs.tensors}
+    if any(sources.get(n) == "data" for n in batched):
+        note = (
+            f"--data holds {batch} sample(s) and {count} were asked for; {batch} explained "
+            "(pass more samples in --data to explain more)"
+        )
+        return Samples(dict(arrays), batched, batch, None, None, "--data", (note,))
+    extended = _synthetic_draws(model, inputs, seed, batched, count)
+    return Samples(extended, batched, count, None, None, _synthetic_text(seed, count))
+
+
+def _test_split(
+    task: str, arrays: dict[str, np.ndarray], batched: frozenset[str], count: int
+) -> Samples:
+    from harness.models.tasks import load_task
+
+    data = load_task(task)
+    available = len(data.y_test)
+    notes: tuple[str, ...] = ()
+    if count > available:
+        notes = (f"task '{task}' has {available} test samples; {available} explained",)
+        count = available
+    test = data.test_batch(count)
+    fed = {n: test.get(n, a) for n, a in arrays.items()}
+    truth = data.test_masks[:count] if data.test_masks is not None else None
+    source = f"test samples 0-{count - 1} of task '{task}'"
+    return Samples(fed, batched, count, data.y_test[:count], truth, source, notes)
+
+
+def _synthetic_draws(
+    model: LoadedModel,
+    inputs: ResolvedInputs,
+    seed: int,
+    batched: frozenset[str],
+    count: int,
+) -> dict[str, np.ndarray]:
+    """The audit's synthetic batch, then draws with seeds seed+1, seed+2, ... (constants
+    from --value repeated) until ``count`` samples."""
+    # Imported here: inputs.py imports this module for the audit's task samples.
+    from harness.intake.inputs import synthetic_array
+
+    arrays = inputs.arrays
+    sources = {t.name: t.source for t in inputs.tensors}
+    chunks: dict[str, list[np.ndarray]] = {n: [arrays[n]] for n in batched}
+    offset = 1
+    while sum(len(c) for c in chunks[next(iter(batched))]) < count:
+        for name in batched:
+            first = arrays[name]
+            if sources.get(name) == "synthetic":
+                drawn, _, _ = synthetic_array(model.input(name), first.shape, seed + offset)
+                chunks[name].append(drawn)
+            else:
+                chunks[name].append(first)
+        offset += 1
+    out = dict(arrays)
+    for name, parts in chunks.items():
+        out[name] = np.concatenate(parts)[:count]
+    return out
+
+
+def _synthetic_text(seed: int, count: int) -> str:
+    return f"{count} synthetic samples (the audit's inputs, then seeds {seed + 1}, {seed + 2}, ...)"

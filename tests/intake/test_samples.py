@@ -1,4 +1,5 @@
-"""Task samples fed to models that name a reference task, and the fallbacks around them."""
+"""Task samples fed to models that name a reference task, the fallbacks around them, and
+the N samples a stage asks for."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from harness.core.config import AuditConfig
 from harness.core.errors import UsageError
 from harness.intake.inputs import resolve_inputs
 from harness.intake.loader import load_model
+from harness.intake.samples import stage_samples
 from harness.models.tasks import load_task
 from harness.testing import onnx_builders
 
@@ -84,3 +86,56 @@ def test_reference_model_feeds_its_task():
     resolved = resolve_inputs(load_model(config), config)
     assert resolved.task is not None and resolved.task.task == "digits"
     assert resolved.arrays["pixels"].shape == (1, 1, 28, 28)
+
+
+# --- stage_samples: N samples for a stage ----------------------------------------------
+
+
+def stage_samples_of(path: Path, count: int, **settings):
+    config = AuditConfig(model=str(path), **settings)
+    model = load_model(config)
+    inputs = resolve_inputs(model, config)
+    return inputs, stage_samples(
+        model, inputs, config.seed, count, batched=frozenset(inputs.arrays)
+    )
+
+
+def test_a_stage_asking_for_no_more_than_the_batch_gets_the_audits_own(tiny_cnn, tmp_path):
+    model = tagged_copy(tiny_cnn, tmp_path / "m.onnx", harness_task="digits")
+    inputs, samples = stage_samples_of(model, 2, shapes={"pixels": (3, 1, 28, 28)})
+    np.testing.assert_array_equal(samples.arrays["pixels"], inputs.arrays["pixels"][:2])
+    assert samples.count == 2 and samples.source == "the audit's first 2 samples"
+    np.testing.assert_array_equal(samples.labels, load_task("digits").y_test[:2])
+
+
+def test_a_stage_asking_for_more_gets_the_tasks_test_split(tiny_cnn, tmp_path):
+    model = tagged_copy(tiny_cnn, tmp_path / "m.onnx", harness_task="digits")
+    _, samples = stage_samples_of(model, 5)
+    digits = load_task("digits")
+    np.testing.assert_array_equal(samples.arrays["pixels"], digits.test["pixels"][:5])
+    np.testing.assert_array_equal(samples.labels, digits.y_test[:5])
+    assert samples.source == "test samples 0-4 of task 'digits'" and samples.notes == ()
+
+
+def test_a_test_split_smaller_than_asked_for_is_given_whole_with_a_note(tiny_cnn, tmp_path):
+    model = tagged_copy(tiny_cnn, tmp_path / "m.onnx", harness_task="digits")
+    _, samples = stage_samples_of(model, 1000)
+    assert samples.count == 360 and len(samples.labels) == 360
+    assert samples.notes == ("task 'digits' has 360 test samples; 360 explained",)
+
+
+def test_synthetic_samples_are_extended_with_further_seeds(tiny_cnn):
+    inputs, samples = stage_samples_of(tiny_cnn, 3, seed=7)
+    pixels = samples.arrays["pixels"]
+    assert pixels.shape == (3, 1, 28, 28) and samples.labels is None
+    np.testing.assert_array_equal(pixels[:1], inputs.arrays["pixels"])
+    assert not np.array_equal(pixels[0], pixels[1])
+    assert samples.source == "3 synthetic samples (the audit's inputs, then seeds 8, 9, ...)"
+
+
+def test_data_is_never_mixed_with_synthetic_samples(tiny_cnn, tmp_path):
+    np.savez(tmp_path / "d.npz", pixels=np.full((2, 1, 28, 28), 0.5, np.float32))
+    _, samples = stage_samples_of(tiny_cnn, 5, data=tmp_path / "d.npz")
+    assert samples.count == 2 and samples.source == "--data"
+    assert (samples.arrays["pixels"] == 0.5).all()
+    assert samples.notes[0].startswith("--data holds 2 sample(s) and 5 were asked for")
