@@ -14,7 +14,7 @@ from harness.cli import main
 from harness.core.result import AuditResult
 from harness.core.schema import load_result_schema
 from harness.models import get_reference
-from harness.stages.attention.stage import ATTENTION_BUDGETS
+from harness.stages.attention import BUDGETS
 from harness.testing import attention_models as am
 
 ZOO_ONNX = str(get_reference("transformer").onnx_path)
@@ -46,7 +46,7 @@ def test_zoo_transformer_onnx_is_captured_checked_and_analysed(zoo_onnx: Any) ->
     assert (section["status"], section["backend"], section["budget"]) == (
         "ok", "onnxruntime", "quick"
     )  # fmt: skip
-    assert section["samples"] == ATTENTION_BUDGETS["quick"].samples
+    assert section["samples"] == BUDGETS["quick"].samples
     assert section["padding_input"] == "attention_mask"
     assert [layer["heads"] for layer in section["layers"]] == [4, 4]
     for layer in section["layers"]:
@@ -70,7 +70,7 @@ def test_zoo_transformer_heads_are_ablated(zoo_onnx: Any) -> None:
     ablation = zoo_onnx[0]["ablation"]
     assert len(ablation["heads"]) == 8
     assert ablation["unablated_max_abs_diff"] == 0.0
-    assert ablation["samples"] == ATTENTION_BUDGETS["quick"].ablation_samples
+    assert ablation["samples"] == BUDGETS["quick"].ablation_samples
     assert any(abs(h["drop"]) > ablation["tolerance"] for h in ablation["heads"])
 
 
@@ -169,7 +169,7 @@ def test_a_capture_that_fails_fails_the_stage_only(tmp_path: Path, monkeypatch: 
 
 
 def test_budgets_bound_the_work() -> None:
-    quick, standard, thorough = (ATTENTION_BUDGETS[b] for b in ("quick", "standard", "thorough"))
+    quick, standard, thorough = (BUDGETS[b] for b in ("quick", "standard", "thorough"))
     assert quick.samples < standard.samples < thorough.samples
     assert quick.ablation_samples < standard.ablation_samples < thorough.ablation_samples
     assert quick.max_ablated_heads <= standard.max_ablated_heads <= thorough.max_ablated_heads
