@@ -31,8 +31,8 @@ from harness.intake.inputs import resolve_inputs
 from harness.intake.loader import load_model, summarize_model
 from harness.models import get_reference
 from harness.stages.context import AuditContext
+from harness.stages.explanations import BUDGETS
 from harness.stages.explanations.plan import (
-    EXPLAIN_BUDGETS,
     PlannedMethod,
     choose_subject,
     gather_samples,
@@ -91,7 +91,7 @@ class _Setups:
         )
         subject = choose_subject(context)
         assert not isinstance(subject, str), subject
-        budget = EXPLAIN_BUDGETS[config.budget]
+        budget = BUDGETS[config.budget]
         samples = gather_samples(context, subject, SAMPLES)
         setup = prepare(context, budget, subject, samples, Clock(budget.seconds))
         gradients = setup.backends.gradients

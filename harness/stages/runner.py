@@ -23,24 +23,25 @@ log = logging.getLogger(__name__)
 Stage = Callable[[AuditContext], Section]
 
 
-# Each stage module is imported when its stage runs, so ``--help`` and a skipped stage
-# never pay for torch, Captum or the profiler.
+# Each stage package is imported when its stage runs, and its ``run`` imports the stage's
+# modules only then, so ``--help`` and a skipped stage never pay for torch, Captum or the
+# profiler.
 def _efficiency(context: AuditContext) -> Section:
-    from harness.stages.efficiency.stage import efficiency_stage
+    from harness.stages import efficiency
 
-    return efficiency_stage(context)
+    return efficiency.run(context)
 
 
 def _explanations(context: AuditContext) -> Section:
-    from harness.stages.explanations import explanations_stage
+    from harness.stages import explanations
 
-    return explanations_stage(context)
+    return explanations.run(context)
 
 
 def _attention(context: AuditContext) -> Section:
-    from harness.stages.attention.stage import attention_stage
+    from harness.stages import attention
 
-    return attention_stage(context)
+    return attention.run(context)
 
 
 # Stage name (= its result section) -> the function that fills it, in running order.

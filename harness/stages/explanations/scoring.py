@@ -31,7 +31,7 @@ from harness.core.errors import first_line
 from harness.core.explanations import Curve, GroundTruthScore, MetricScore
 from harness.explainers import metrics
 from harness.explainers.metrics import MetricResult
-from harness.stages.explanations.plan import ExplainBudget
+from harness.stages.explanations.budget import ExplanationsBudget
 from harness.stages.explanations.timing import Clock
 
 __all__ = ["Scorecard", "Scoring", "finite", "score"]
@@ -57,7 +57,7 @@ class Scoring:
     feature_mask: torch.Tensor | None  # superpixel blocks on images
     truth: np.ndarray | None
     valid: np.ndarray | None  # features that count for ground truth (non-padding tokens)
-    budget: ExplainBudget
+    budget: ExplanationsBudget
     seed: int
     clock: Clock  # a metric that would start after the deadline is skipped
 

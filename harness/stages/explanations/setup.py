@@ -30,9 +30,11 @@ from harness.explainers.methods.targets import (
     reconstruction_error,
     scalar_output,
 )
+from harness.intake.samples import Samples
 from harness.stages.context import AuditContext
 from harness.stages.explanations.backends import Backend, Backends, build_backends
-from harness.stages.explanations.plan import ExplainBudget, Samples, Subject
+from harness.stages.explanations.budget import ExplanationsBudget
+from harness.stages.explanations.plan import Subject
 from harness.stages.explanations.scoring import Scoring
 from harness.stages.explanations.timing import Clock, fitting_samples, probe_seconds
 
@@ -45,7 +47,7 @@ Kind = Literal["classification", "regression", "reconstruction"]
 @dataclass(frozen=True, eq=False)
 class Setup:
     context: AuditContext
-    budget: ExplainBudget
+    budget: ExplanationsBudget
     subject: Subject
     samples: Samples
     backends: Backends
@@ -84,7 +86,11 @@ class Setup:
 
 
 def prepare(
-    context: AuditContext, budget: ExplainBudget, subject: Subject, samples: Samples, clock: Clock
+    context: AuditContext,
+    budget: ExplanationsBudget,
+    subject: Subject,
+    samples: Samples,
+    clock: Clock,
 ) -> Setup:
     chosen = context.config.explainers
     gradients = not chosen or any(get_method(name).needs_gradients for name in chosen)
@@ -119,7 +125,7 @@ def prepare(
 
 
 def _batch(
-    context: AuditContext, budget: ExplainBudget, subject: Subject, samples: Samples
+    context: AuditContext, budget: ExplanationsBudget, subject: Subject, samples: Samples
 ) -> BatchPlan:
     return choose_batch(
         context.summary.parameter_bytes,
@@ -134,7 +140,7 @@ def _tensor(samples: Samples, name: str) -> torch.Tensor:
 
 
 def _samples_that_fit(
-    backends: Backends, subject: Subject, samples: Samples, budget: ExplainBudget, rows: int
+    backends: Backends, subject: Subject, samples: Samples, budget: ExplanationsBudget, rows: int
 ) -> Samples:
     """Fewer samples when forward+backward passes are slow (see timing.py)."""
     backend = backends.gradients or backends.reference

@@ -32,9 +32,9 @@ from harness.explainers.methods.base import (
 from harness.explainers.methods.batching import with_oom_halving
 from harness.stages.context import AuditContext
 from harness.stages.explanations.backends import Backend
+from harness.stages.explanations.budget import BUDGETS
 from harness.stages.explanations.display import shown_attributions, shown_inputs
 from harness.stages.explanations.plan import (
-    EXPLAIN_BUDGETS,
     PlannedMethod,
     choose_subject,
     gather_samples,
@@ -53,7 +53,7 @@ Explain = Callable[..., torch.Tensor]
 
 
 def explanations_stage(context: AuditContext) -> ExplanationsSection:
-    budget = EXPLAIN_BUDGETS[context.config.budget]
+    budget = BUDGETS[context.config.budget]
     clock = Clock(budget.seconds)
     subject = choose_subject(context)
     if isinstance(subject, str):

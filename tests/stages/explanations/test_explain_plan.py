@@ -9,7 +9,8 @@ import pytest
 
 from harness.core.config import AuditConfig, resolve_config, settings_from_flags
 from harness.core.errors import UsageError
-from harness.stages.explanations.plan import EXPLAIN_BUDGETS, plan_methods
+from harness.stages.explanations import BUDGETS
+from harness.stages.explanations.plan import plan_methods
 from harness.stages.explanations.timing import MIN_SAMPLES, Clock, fitting_samples, steps_that_fit
 
 
@@ -59,7 +60,7 @@ def test_token_gradient_methods_need_the_embedding():
 
 
 def test_budgets_grow_from_quick_to_thorough():
-    quick, standard, thorough = (EXPLAIN_BUDGETS[b] for b in ("quick", "standard", "thorough"))
+    quick, standard, thorough = (BUDGETS[b] for b in ("quick", "standard", "thorough"))
     assert (quick.samples, standard.samples, thorough.samples) == (4, 8, 16)
     assert quick.n_steps < standard.n_steps < thorough.n_steps
     assert quick.seconds < standard.seconds < thorough.seconds
