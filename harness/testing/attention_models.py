@@ -89,7 +89,9 @@ class BertClassifier(nn.Module):
         from transformers import BertConfig, BertForSequenceClassification
 
         torch.manual_seed(0)
-        config = BertConfig(
+        # num_labels and attn_implementation reach PretrainedConfig through **kwargs, which
+        # the typed BertConfig signature does not list
+        config = BertConfig(  # type: ignore[call-arg]
             vocab_size=VOCAB,
             hidden_size=32,
             num_hidden_layers=2,

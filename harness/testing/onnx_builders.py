@@ -319,7 +319,7 @@ def unresolvable_dim_model(dest: Path) -> Path:
 def sequence_dim_model(dest: Path) -> Path:
     """Relu over ``tokens`` float32 ("batch", "sequence", 4). Exercises a float (not id)
     input with a named sequence dim."""
-    shape = ["batch", "sequence", 4]
+    shape: list[int | str] = ["batch", "sequence", 4]
     graph = helper.make_graph(
         [helper.make_node("Relu", ["tokens"], ["y"])],
         "sequence_dim",
