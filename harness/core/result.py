@@ -14,15 +14,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from harness.core.attention import AttentionSection
 from harness.core.config import STAGE_NAMES, AuditConfig
 from harness.core.efficiency import EfficiencySection
-from harness.core.errors import ResultFormatError
+from harness.core.errors import ResultFormatError, first_line
 from harness.core.explanations import ExplanationsSection
 from harness.core.model import ModelFormat, TensorSpec
+from harness.core.read_limits import MAX_RESULT_BYTES, FileTooLargeError, read_limited
+from harness.core.result_checks import check_consistency
+from harness.core.schema import load_result_schema
+from harness.core.schema.validate import SchemaViolation, validate
 from harness.core.serialize import from_jsonable, to_jsonable
 
 __all__ = [
@@ -184,9 +189,20 @@ class AuditResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditResult:
+        """DATA (parsed result.json) upgraded, checked against the schema's types and
+        bounds and for consistency, as a result; anything else is a ``ResultFormatError``
+        naming the JSON path of the first value at fault."""
         upgraded = migrate(data)
         try:
+            # The schema first: no NaN, surrogate or out-of-range value reaches a dataclass.
+            validate(upgraded, _result_schema())
             result: AuditResult = from_jsonable(cls, upgraded)
+            check_consistency(result)
+        except SchemaViolation as exc:
+            raise ResultFormatError(
+                f"result field {exc}: the harness never writes that, so the file was edited "
+                "or damaged; re-run the audit to regenerate it"
+            ) from exc
         except (TypeError, ValueError) as exc:
             raise ResultFormatError(
                 f"result does not match schema version {SCHEMA_VERSION}: {exc}; "
@@ -196,14 +212,19 @@ class AuditResult:
 
     @classmethod
     def read(cls, path: Path, label: str = "result") -> AuditResult:
-        """The result.json at PATH; a missing, unreadable, corrupt or too new file is a
-        one-line ``ResultFormatError`` naming LABEL ("BASE", "A", ...) and PATH."""
+        """The result.json at PATH; a missing, unreadable, oversized, corrupt, invalid or
+        too new file is a one-line ``ResultFormatError`` naming LABEL ("BASE", "A", ...)
+        and PATH. Nothing over ``MAX_RESULT_BYTES`` is parsed."""
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_limited(path, MAX_RESULT_BYTES).decode("utf-8")
         except FileNotFoundError:
             raise ResultFormatError(
                 f"{label} '{path}' does not exist; pass the result.json an audit wrote"
             ) from None
+        except FileTooLargeError as exc:
+            raise ResultFormatError(
+                f"{label} {exc} for a result file; pass the result.json an audit wrote"
+            ) from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise ResultFormatError(f"cannot read {label} '{path}': {exc}") from exc
         try:
@@ -214,11 +235,25 @@ class AuditResult:
     @classmethod
     def from_json(cls, text: str) -> AuditResult:
         try:
-            data = json.loads(text)
+            # NaN and Infinity tokens (never written: to_json refuses them) become floats
+            # here so that validation names the field that holds one.
+            data = json.loads(text, parse_constant=float)
         except json.JSONDecodeError as exc:
             raise ResultFormatError(
                 f"result is not valid JSON: {exc}; pass the result.json an audit wrote, "
                 "or re-run the audit to regenerate it"
+            ) from exc
+        except RecursionError as exc:
+            raise ResultFormatError(
+                "result nests arrays or objects deeper than JSON parsing allows; the harness "
+                "never writes that, pass the result.json an audit wrote"
+            ) from exc
+        except ValueError as exc:  # Python's limit on the digits of an integer
+            # Its message ends by suggesting sys.set_int_max_str_digits: not the user's fix.
+            cause = first_line(exc).split(";")[0]
+            raise ResultFormatError(
+                f"result holds a value JSON parsing refuses ({cause}); the harness never "
+                "writes that, pass the result.json an audit wrote"
             ) from exc
         if not isinstance(data, dict):
             raise ResultFormatError(
@@ -226,6 +261,12 @@ class AuditResult:
                 "pass the result.json an audit wrote"
             )
         return cls.from_dict(data)
+
+
+@cache
+def _result_schema() -> dict[str, Any]:
+    """The committed schema, read once (``validate`` never changes it)."""
+    return load_result_schema()
 
 
 # Stage name -> the dataclass of its section; each has ``status`` and ``reason`` first.
@@ -246,6 +287,8 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
     upgraded = dict(data)
     upgraded["command"] = None
+    if not isinstance(upgraded.get("config") or {}, dict):
+        raise ResultFormatError("result field $.config is not an object; re-run the audit")
     config = dict(upgraded.get("config") or {})
     config.setdefault("findings", to_jsonable(FindingThresholds()))
     upgraded["config"] = config

@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
+from harness.core.schema.validate import describe, json_path
+
 __all__ = ["from_jsonable", "to_jsonable"]
 
 T = TypeVar("T")
@@ -50,14 +52,14 @@ def _convert(hint: Any, data: Any, where: str) -> Any:
         return _convert_union(hint, data, where)
     if origin is Literal:
         if data not in typing.get_args(hint):
-            raise ValueError(f"{where}: {data!r} is not one of {typing.get_args(hint)}")
+            raise ValueError(f"{where}: {describe(data)} is not one of {typing.get_args(hint)}")
         return data
     if origin is tuple:
         return _convert_tuple(hint, data, where)
     if origin is dict:
         _, value_hint = typing.get_args(hint)
         _expect(data, dict, where)
-        return {k: _convert(value_hint, v, f"{where}.{k}") for k, v in data.items()}
+        return {k: _convert(value_hint, v, json_path(where, k)) for k, v in data.items()}
     if dataclasses.is_dataclass(hint):
         return _convert_dataclass(hint, data, where)
     return _convert_scalar(hint, data, where)
@@ -77,18 +79,18 @@ def _convert_union(hint: Any, data: Any, where: str) -> Any:
             return _convert(arm, data, where)
         except (TypeError, ValueError) as exc:
             errors.append(str(exc))
-    raise ValueError(f"{where}: {data!r} fits none of {hint} ({'; '.join(errors)})")
+    raise ValueError(f"{where}: {describe(data)} fits none of {hint} ({'; '.join(errors)})")
 
 
 def _convert_tuple(hint: Any, data: Any, where: str) -> tuple[Any, ...]:
     _expect(data, list, where)
     args = typing.get_args(hint)
     if len(args) == 2 and args[1] is Ellipsis:
-        return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(data))
+        return tuple(_convert(args[0], v, json_path(where, i)) for i, v in enumerate(data))
     if len(args) != len(data):
         raise ValueError(f"{where}: expected {len(args)} items, got {len(data)}")
     return tuple(
-        _convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, data, strict=True))
+        _convert(a, v, json_path(where, i)) for i, (a, v) in enumerate(zip(args, data, strict=True))
     )
 
 
@@ -98,11 +100,13 @@ def _convert_dataclass(cls: Any, data: Any, where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown} for {cls.__name__}")
+        # ascii() and a cut: a hostile name prints as one short line.
+        shown = ascii([name[:40] for name in unknown[:5]])
+        raise ValueError(f"{where}: unknown field(s) {shown} for {cls.__name__}")
     kwargs = {}
     for name, f in fields.items():
         if name in data:
-            kwargs[name] = _convert(hints[name], data[name], f"{where}.{name}")
+            kwargs[name] = _convert(hints[name], data[name], json_path(where, name))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ValueError(f"{where}: missing field '{name}' of {cls.__name__}")
     return cls(**kwargs)
@@ -113,7 +117,10 @@ def _convert_scalar(hint: Any, data: Any, where: str) -> Any:
         _expect(data, str, where)
         return Path(data)
     if hint is float and isinstance(data, int) and not isinstance(data, bool):
-        return float(data)
+        try:
+            return float(data)
+        except OverflowError:
+            raise ValueError(f"{where}: an integer too large for a float") from None
     if hint in (int, float) and isinstance(data, bool):
         raise TypeError(f"{where}: expected {hint.__name__}, got bool")
     if hint is type(None):

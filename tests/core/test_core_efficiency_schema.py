@@ -46,7 +46,7 @@ INSUFFICIENT = Estimate(None, None, None, insufficient=True, min_samples=662)
 def _latency(batch_size: int) -> LatencyStats:
     return LatencyStats(
         batch_size=batch_size,
-        n=200,
+        n=4,  # len(samples_ms): a reader refuses a count that disagrees
         min_ms=1.1,
         mean_ms=1.25,
         std_ms=0.05,
