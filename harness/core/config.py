@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from harness.core.errors import UsageError
+from harness.core.read_limits import MAX_TOML_BYTES, FileTooLargeError, read_limited
 from harness.core.thresholds import FindingThresholds, thresholds_from_table
 
 __all__ = [
@@ -244,24 +245,53 @@ def _load_table(config_file: Path | None, cwd: Path) -> tuple[dict[str, Any] | N
     if config_file is not None:
         table = read_toml(config_file)
         # A dedicated file may hold the settings at top level or under [tool.harness].
-        return table.get("tool", {}).get("harness", table), config_file
+        return _harness_table(table, config_file, default=table), config_file
     pyproject = find_pyproject(cwd)
     if pyproject is None:
         return None, None
-    table = read_toml(pyproject).get("tool", {}).get("harness")
-    return table, pyproject
+    return _harness_table(read_toml(pyproject), pyproject, default=None), pyproject
+
+
+def _harness_table(
+    table: dict[str, Any], origin: Path, default: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """TABLE's [tool.harness], else DEFAULT; a ``tool`` that is not a table has none (a
+    dedicated file's top-level ``tool = "x"`` is then an unknown setting)."""
+    tool = table.get("tool")
+    found = tool.get("harness", default) if isinstance(tool, dict) else default
+    if found is not None:
+        _expect_type(found, dict, "tool.harness", origin)
+    return found
 
 
 def read_toml(path: Path, kind: str = "config", flag: str = "--config") -> dict[str, Any]:
-    """The TOML table at PATH (a KIND file named by FLAG); a missing or malformed file is a
-    one-line ``UsageError`` naming both."""
+    """The TOML table at PATH (a KIND file named by FLAG); a missing, unreadable, oversized
+    (over ``MAX_TOML_BYTES``: refused unparsed) or malformed file is a one-line
+    ``UsageError`` naming both."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(read_limited(path, MAX_TOML_BYTES).decode("utf-8"))
     except FileNotFoundError as exc:
         raise UsageError(f"{kind} file '{path}' does not exist; check {flag}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
+    except FileTooLargeError as exc:
+        raise UsageError(
+            f"{kind} file {exc} for a {kind} file; check that {flag} names the right file"
+        ) from exc
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"cannot read {kind} file '{path}': {reason}; check {flag}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{kind} file '{path}' is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise UsageError(
+            f"{kind} file '{path}' nests arrays or tables deeper than TOML parsing allows; "
+            f"a {kind} file needs a few levels at most"
+        ) from exc
+    except ValueError as exc:  # Python's limit on the digits of an integer
+        # Its message ends by suggesting sys.set_int_max_str_digits: not the user's fix.
+        raise UsageError(
+            f"{kind} file '{path}' holds a value TOML parsing refuses "
+            f"({str(exc).split(';')[0]}); check {flag}"
+        ) from exc
 
 
 _KEYS = (

@@ -11,13 +11,16 @@ from harness.core.config import (
     AuditConfig,
     default_out_dir,
     find_pyproject,
+    findings_from_file,
     parse_dims,
     parse_value,
+    read_toml,
     resolve_config,
     settings_from_flags,
     split_assignment,
 )
 from harness.core.errors import UsageError
+from harness.core.read_limits import MAX_TOML_BYTES
 from harness.core.thresholds import FindingThresholds, thresholds_from_table
 
 # --- parse_dims -----------------------------------------------------------------------
@@ -419,3 +422,72 @@ def test_bad_findings_tables_are_usage_errors(tmp_path: Path, table: str, messag
 def test_findings_must_be_a_table(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="table"):
         thresholds_from_table(0.5, "config 'x':")
+
+
+# --- hostile files: every reader of a TOML file refuses with a UsageError ------------------
+
+DEEP_ARRAYS = "a = " + "[" * 100_000 + "]" * 100_000 + "\n"
+DEEP_TABLES = "a = " + "{b = " * 100_000 + "1" + "}" * 100_000 + "\n"
+
+
+@pytest.mark.parametrize("body", [DEEP_ARRAYS, DEEP_TABLES], ids=["arrays", "tables"])
+def test_deeply_nested_toml_is_a_usage_error(tmp_path: Path, body: str) -> None:
+    config_file = write(tmp_path / "audit.toml", body)
+    with pytest.raises(UsageError, match="nests arrays or tables deeper than TOML parsing"):
+        resolve_config("net.onnx", {}, config_file, tmp_path)
+    with pytest.raises(UsageError, match=r"policy file .* nests arrays or tables"):
+        read_toml(config_file, "policy", "--policy")
+
+
+def test_an_integer_of_5000_digits_is_a_usage_error(tmp_path: Path) -> None:
+    config_file = write(tmp_path / "audit.toml", "seed = " + "9" * 5000 + "\n")
+    with pytest.raises(UsageError, match="4300 digits") as info:
+        resolve_config("net.onnx", {}, config_file, tmp_path)
+    assert "set_int_max_str_digits" not in str(info.value)
+
+
+def test_a_top_level_tool_that_is_not_a_table_is_an_unknown_setting(tmp_path: Path) -> None:
+    config_file = write(tmp_path / "audit.toml", 'tool = "x"\n')
+    with pytest.raises(UsageError, match=r"unknown key.*tool"):
+        resolve_config("net.onnx", {}, config_file, tmp_path)
+
+
+def test_a_pyproject_tool_that_is_not_a_table_holds_no_settings(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", 'tool = "x"\n')
+    assert resolve_config("net.onnx", {}, None, tmp_path).sources == ("defaults",)
+
+
+def test_a_pyproject_harness_entry_that_is_not_a_table_is_a_usage_error(tmp_path: Path) -> None:
+    write(tmp_path / "pyproject.toml", "[tool]\nharness = 3\n")
+    with pytest.raises(UsageError, match=r"'tool\.harness' must be a dict"):
+        resolve_config("net.onnx", {}, None, tmp_path)
+
+
+def test_report_config_whose_harness_entry_is_not_a_table_is_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    """`harness report --config`: a findings lookup in a number was a TypeError (exit 3)."""
+    config_file = write(tmp_path / "audit.toml", "[tool]\nharness = 3\n")
+    with pytest.raises(UsageError, match=r"'tool\.harness' must be a dict"):
+        findings_from_file(config_file, FindingThresholds())
+
+
+def test_a_toml_file_over_the_limit_is_refused_unparsed(tmp_path: Path) -> None:
+    big = tmp_path / "audit.toml"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_TOML_BYTES + 1)  # sparse, and not TOML: it is never parsed
+    with pytest.raises(UsageError) as info:
+        read_toml(big, "policy", "--policy")
+    message = str(info.value)
+    assert f"policy file '{big}' is 1,048,577 bytes, over the 1.0 MiB limit" in message
+    assert "check that --policy names the right file" in message
+
+
+def test_an_endless_device_is_read_no_further_than_the_limit() -> None:
+    with pytest.raises(UsageError, match=r"more than that, over the 1\.0 MiB limit"):
+        read_toml(Path("/dev/zero"))
+
+
+def test_a_folder_named_as_config_cannot_be_read(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"cannot read config file .*; check --config"):
+        read_toml(tmp_path)
