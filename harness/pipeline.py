@@ -7,6 +7,7 @@ library never prints (the CLI owns the terminal).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from harness._version import __version__
 from harness.core.config import STAGE_NAMES, AuditConfig
+from harness.core.errors import shorten
 from harness.core.result import SCHEMA_VERSION, AuditResult, InputsSection, Section
 from harness.intake.dims import DEFAULT_SEQUENCE
 from harness.output import REPORT_FILE, RESULT_FILE, check_output_dir, staged_output_dir
@@ -73,6 +75,7 @@ def run_audit(
         device = resolve_device(config.device, model.format)
     with _step(progress, "inputs", "resolving inputs and running one forward pass"):
         inputs, outputs = _resolve_and_run(model, config, device)
+        _check_target(config, outputs)
     context = AuditContext(config, model, summary, inputs, device)
     sections: dict[str, Section] = {}
     for name in STAGE_NAMES:
@@ -137,6 +140,26 @@ def _resolve_and_run(
             )
             inputs = replace(inputs, warnings=(*inputs.warnings, note))
         return inputs, outputs
+
+
+def _check_target(config: AuditConfig, outputs: dict[str, np.ndarray]) -> None:
+    """--target must index a value of the first output (the one explained), checked now and
+    not when the explanations stage reaches it after the efficiency stage's minutes. Only
+    an index past every value of a sample is refused here; the stage knows the rest."""
+    from harness.core.errors import UsageError
+
+    if not isinstance(config.target, int) or "explanations" in config.skip or not outputs:
+        return
+    name, first = next(iter(outputs.items()))
+    if first.ndim < 2:
+        return
+    width = math.prod(first.shape[1:])
+    if config.target >= width:
+        raise UsageError(
+            f"--target {config.target} is out of range: the model's output "
+            f"'{shorten(name)}' has {width} values per sample (0..{width - 1}); "
+            "pass an index in that range"
+        )
 
 
 def _outcome(section: Section) -> str:

@@ -7,9 +7,13 @@ import argparse
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.core.errors import ExitCode
+from harness.core.errors import ExitCode, shorten
+
+if TYPE_CHECKING:
+    from harness.commands.terminal import Terminal
+    from harness.core.result import AuditResult
 
 __all__ = ["run"]
 
@@ -23,7 +27,23 @@ def run(args: argparse.Namespace) -> int:
     config_file = Path(args.config) if args.config else None
     config = resolve_config(args.model, _flag_settings(args), config_file, Path.cwd())
     terminal = Terminal(quiet=config.quiet)
-    result, out = audit(config, terminal.progress, command=_command_line(args.argv))
+    try:
+        result, out = audit(config, terminal.progress, command=_command_line(args.argv))
+    except KeyboardInterrupt as exc:
+        # The output appears in one swap that signals cannot split; the pipeline notes on
+        # the exception when the swap was done before the signal took effect.
+        if not getattr(exc, "__notes__", None):
+            exc.add_note("nothing was written")
+        raise
+    try:
+        return _report(result, out, terminal)
+    except KeyboardInterrupt as exc:
+        exc.add_note(f"'{shorten(str(out))}' was written completely")
+        raise
+
+
+def _report(result: AuditResult, out: Path, terminal: Terminal) -> int:
+    """Say what was written and what failed; the exit code."""
     for warning in result.inputs.warnings:
         terminal.warn(warning)
     print(f"wrote {out / 'report.html'} and {out / 'result.json'}")

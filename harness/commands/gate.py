@@ -34,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _request(args: argparse.Namespace) -> GateRequest:
+    from harness.core.config import check_threads
+
+    if args.ab and args.threads is not None:
+        check_threads(args.threads)  # the audit's bound: --ab's sessions take as many
     return GateRequest(
         base=Path(args.base),
         current=Path(args.current),

@@ -30,12 +30,13 @@ and ``skip`` lists are joined. Pure parsing and validation: nothing here imports
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from harness.core.errors import UsageError
+from harness.core.errors import UsageError, shorten
 from harness.core.read_limits import MAX_TOML_BYTES, FileTooLargeError, read_limited
 from harness.core.thresholds import FindingThresholds, thresholds_from_table
 
@@ -44,7 +45,9 @@ __all__ = [
     "BUDGETS",
     "DEVICES",
     "STAGE_NAMES",
+    "THREADS_PER_CPU",
     "AuditConfig",
+    "check_threads",
     "default_out_dir",
     "find_pyproject",
     "findings_from_file",
@@ -67,6 +70,11 @@ BACKENDS: tuple[str, ...] = get_args(BackendRequest)
 # The stages after input resolution, in pipeline order; each fills the result section of
 # the same name, and `--skip` takes these names.
 STAGE_NAMES = ("efficiency", "explanations", "attention")
+
+# --threads may reach this many threads per logical CPU: enough to study oversubscription,
+# while a typo (--threads 100000) is refused instead of asking the runtimes for ~10^5 threads,
+# which exhausts the process and kills it.
+THREADS_PER_CPU = 4
 
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 
@@ -345,8 +353,10 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
             raise UsageError(
                 f"{where} --skip '{stage}' is not a stage; use one of {', '.join(STAGE_NAMES)}"
             )
-    if "threads" in settings and (not _is_int(settings["threads"]) or settings["threads"] < 1):
-        raise UsageError(f"{where} --threads must be a positive integer, got {settings['threads']}")
+    if "threads" in settings:
+        check_threads(settings["threads"], where)
+    if "out" in settings and "\0" in str(settings["out"]):
+        raise UsageError(f"{where} --out holds a NUL character; name a folder without one")
     if "seed" in settings and (not _is_int(settings["seed"]) or settings["seed"] < 0):
         raise UsageError(f"{where} --seed must be a non-negative integer, got {settings['seed']}")
     if "samples" in settings and (not _is_int(settings["samples"]) or settings["samples"] < 1):
@@ -372,6 +382,19 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
             name: parse_dims(text, f"--shape {name}") for name, text in settings["shape"].items()
         }
     return settings
+
+
+def check_threads(threads: Any, where: str = "") -> None:
+    """--threads (the audit's, and the gate's with --ab) must lie between 1 and
+    THREADS_PER_CPU times this machine's logical CPUs."""
+    cpus = os.cpu_count() or 1
+    most = THREADS_PER_CPU * cpus
+    if not _is_int(threads) or not 1 <= threads <= most:
+        prefix = f"{where} " if where else ""
+        raise UsageError(
+            f"{prefix}--threads must be a positive integer of at most {most} ({THREADS_PER_CPU} "
+            f"per logical CPU; this machine has {cpus}), got {shorten(repr(threads))}"
+        )
 
 
 def _method_names(value: Any, where: str) -> tuple[str, ...]:

@@ -16,7 +16,8 @@
 
 Third-party errors (onnx, onnxruntime, numpy, torch) are caught at the boundary where
 they happen and re-raised as one of these, ``from exc``; the CLI catches only these.
-Every message says what failed, the offending value, and what to do next.
+Every message says what failed, the offending value, and what to do next; a value the user
+typed is echoed through ``shorten`` so that one error stays one readable line.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from __future__ import annotations
 from enum import IntEnum
 
 __all__ = [
+    "FOREIGN_TEXT_LIMIT",
+    "USER_TEXT_LIMIT",
     "DataError",
     "ExitCode",
     "HarnessError",
@@ -38,7 +41,16 @@ __all__ = [
     "UnsupportedModelError",
     "UsageError",
     "first_line",
+    "shorten",
 ]
+
+# Where a user's string (a path, a flag's value) is echoed: long enough to recognise it,
+# short enough that one error stays one readable line (a 1M-character --out once made a
+# 1 MB error line).
+USER_TEXT_LIMIT = 120
+# A third-party message (onnxruntime, torch) keeps more: its cause is often at its end.
+FOREIGN_TEXT_LIMIT = 300
+_CUT = " ... "
 
 
 class ExitCode(IntEnum):
@@ -101,12 +113,26 @@ class InternalError(HarnessError):
     exit_code = ExitCode.INTERNAL
 
 
-def first_line(exc: BaseException) -> str:
-    """The first non-empty line of a third-party exception's message, at most 300 characters.
+def shorten(text: str, limit: int = USER_TEXT_LIMIT) -> str:
+    """TEXT cut to at most LIMIT characters around " ... ", keeping its start and its end.
+
+    The end gets two thirds: a path's file name and a runtime's cause ("Failed to allocate
+    memory ...") come last, and cutting them off loses what the reader needs.
+    """
+    if len(text) <= limit:
+        return text
+    kept = max(limit - len(_CUT), 2)
+    head = kept // 3
+    return text[:head] + _CUT + text[len(text) - (kept - head) :]
+
+
+def first_line(exc: BaseException, limit: int = FOREIGN_TEXT_LIMIT) -> str:
+    """The first non-empty line of a third-party exception's message, at most LIMIT
+    characters (its start and its end, see :func:`shorten`).
 
     Used where foreign errors are mapped onto this tree: the CLI prints one line, and
     onnx/onnxruntime messages can run to pages.
     """
     text = str(exc).strip() or type(exc).__name__
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), text)
-    return line if len(line) <= 300 else line[:297] + "..."
+    return shorten(line, limit)

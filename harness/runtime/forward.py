@@ -7,17 +7,21 @@ that fails on the fed shapes is bad input, and NaN or infinite outputs stop the 
 
 from __future__ import annotations
 
+import re
+import sys
 from typing import Any
 
 import numpy as np
 
 from harness.core.array_stats import value_range
 from harness.core.errors import (
+    FOREIGN_TEXT_LIMIT,
     InputResolutionError,
     ModelLoadError,
     ModelOutputError,
     UnsupportedModelError,
     first_line,
+    shorten,
 )
 from harness.core.model import LoadedModel, shape_text
 from harness.core.result import ObservedOutput
@@ -51,7 +55,7 @@ def create_onnx_session(model: LoadedModel, device: Device, threads: int | None)
 
 
 def _session_error(model: LoadedModel, exc: Exception) -> Exception:
-    message = first_line(exc)
+    message = _onnxruntime_cause(exc)
     if type(exc).__name__ == "NotImplemented" or any(
         marker in message
         for marker in ("Could not find an implementation", "is not a registered function/op")
@@ -60,7 +64,29 @@ def _session_error(model: LoadedModel, exc: Exception) -> Exception:
             f"onnxruntime cannot run {model.name}: {message}; the op or its version is not "
             "implemented by this onnxruntime (upgrade it, or re-export with another opset)"
         )
+    if any(marker in message for marker in _OUT_OF_MEMORY_MARKERS):
+        return ModelLoadError(
+            f"onnxruntime ran out of memory loading {model.name}: {message}; free memory, "
+            "or use a machine (or with --device, a device) with more"
+        )
     return ModelLoadError(f"onnxruntime cannot load {model.name}: {message}")
+
+
+# onnxruntime puts where in its C++ source a failure was raised before the cause:
+# "/onnxruntime_src/.../bfc_arena.cc:376 void* onnxruntime::BFCArena::AllocateRawInternal(
+# size_t, bool, ...) Failed to allocate memory for requested buffer of size 4000000000".
+# The location, and the function's signature when one follows, say nothing to a user.
+_SOURCE_LOCATION = re.compile(
+    r"\S+\.(?:cc|cpp|cu|h|hpp):\d+\s+(?:[\w:<>,*& ]*::~?\w+\([^()]*\)(?:\s*const)?\s*)?"
+)
+_OUT_OF_MEMORY_MARKERS = ("Failed to allocate memory", "bad_alloc", "out of memory")
+
+
+def _onnxruntime_cause(exc: Exception) -> str:
+    """The first line of an onnxruntime error without its source location, cut to a
+    readable length keeping its end: the cause ("Failed to allocate memory") comes last."""
+    line = first_line(exc, limit=sys.maxsize)
+    return shorten(_SOURCE_LOCATION.sub("", line).strip() or line, FOREIGN_TEXT_LIMIT)
 
 
 def _run_onnx(

@@ -13,6 +13,7 @@ import pytest
 import harness.core
 from harness.core import errors
 from harness.core.errors import (
+    USER_TEXT_LIMIT,
     DataError,
     ExitCode,
     HarnessError,
@@ -27,6 +28,7 @@ from harness.core.errors import (
     UnsupportedModelError,
     UsageError,
     first_line,
+    shorten,
 )
 
 CORE_DIR = Path(harness.core.__file__).parent
@@ -111,12 +113,22 @@ def test_first_line(exc: BaseException, expected: str) -> None:
     assert first_line(exc) == expected
 
 
-def test_first_line_truncates_long_lines_to_300_characters() -> None:
-    line = first_line(ValueError("x" * 1000 + "\nnext"))
+def test_first_line_truncates_long_lines_to_300_characters_keeping_the_cause() -> None:
+    line = first_line(ValueError("x" * 1000 + " Failed to allocate memory\nnext"))
     assert len(line) == 300
-    assert line.endswith("...")
+    assert " ... " in line
+    assert line.endswith("Failed to allocate memory")  # the cause comes last: kept
     exact = "y" * 300
     assert first_line(ValueError(exact)) == exact
+
+
+def test_shorten_keeps_the_start_and_the_end() -> None:
+    path = "/home/user/" + "deep/" * 300 + "model-final.onnx"
+    short = shorten(path)
+    assert len(short) == USER_TEXT_LIMIT
+    assert short.startswith("/home/user/") and short.endswith("model-final.onnx")
+    assert shorten("short") == "short"
+    assert len(shorten("z" * 10**6, 50)) == 50
 
 
 # --- harness/core stays light (that it imports no other harness package is a contract in
