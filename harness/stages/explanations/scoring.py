@@ -34,7 +34,7 @@ from harness.explainers.metrics import MetricResult
 from harness.stages.explanations.budget import ExplanationsBudget
 from harness.stages.explanations.timing import Clock
 
-__all__ = ["Scorecard", "Scoring", "finite", "score"]
+__all__ = ["Scorecard", "Scoring", "failed_everywhere", "finite", "score", "unscored_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def score(
     ]
     curves = []
     for name in ("deletion", "insertion"):
-        outcome = _attempt(s, functools.partial(_curve, s, attr, name, group_reduce))
+        outcome = _attempt(s, f"{name}_auc", functools.partial(_curve, s, attr, name, group_reduce))
         results.append(_as_score(f"{name}_auc", name == "insertion", outcome))
         if isinstance(outcome, MetricResult):
             curve = _curve_record(name, outcome)
@@ -267,7 +267,7 @@ class _NotRun:
     why: str
 
 
-def _attempt(s: Scoring, compute: Callable[[], MetricResult]) -> MetricResult | _NotRun:
+def _attempt(s: Scoring, name: str, compute: Callable[[], MetricResult]) -> MetricResult | _NotRun:
     """The metric's result; or, past the deadline, why it did not run; or the first line of
     what it raised (a metric that fails must not stop the others: the scorecard says so)."""
     if s.clock.spent():
@@ -275,7 +275,7 @@ def _attempt(s: Scoring, compute: Callable[[], MetricResult]) -> MetricResult | 
     try:
         return compute()
     except Exception as exc:
-        log.warning("a metric failed: %s", first_line(exc), exc_info=log.isEnabledFor(10))
+        log.warning("metric %s failed: %s", name, first_line(exc), exc_info=log.isEnabledFor(10))
         return _NotRun("failed", first_line(exc))
 
 
@@ -297,7 +297,40 @@ def _run(
     compute: Callable[[], MetricResult],
     extra: Extra | None = None,
 ) -> MetricScore:
-    return _as_score(name, higher_is_better, _attempt(s, compute), extra)
+    return _as_score(name, higher_is_better, _attempt(s, name, compute), extra)
+
+
+def unscored_reason(card: Scorecard) -> str | None:
+    """Why no metric of CARD gave a finite score although one ran: the failures (a model
+    that returns NaN or infinite scores on perturbed inputs fails every metric that runs
+    it); None when one scored, or when none ran (past the deadline, or none applies)."""
+    if any(m.value is not None for m in card.metrics):
+        return None
+    failures = [m for m in card.metrics if _failed(m)]
+    if not failures:
+        return None
+    first = failures[0]
+    return (
+        f"no metric gave a finite score: {len(failures)} failed, {first.name} with "
+        f"'{first.parameters['failed']}'"
+    )
+
+
+def failed_everywhere(cards: list[tuple[MetricScore, ...]]) -> list[str]:
+    """One note per metric that failed on every one of CARDS (the methods that ran), with
+    its first error: what the audit could not measure at all, said once."""
+    if not cards:
+        return []
+    notes = []
+    for first in cards[0]:
+        same = [next((m for m in card if m.name == first.name), None) for card in cards]
+        if all(m is not None and _failed(m) for m in same):
+            notes.append(f"{first.name} failed for every method: {first.parameters['failed']}")
+    return notes
+
+
+def _failed(metric: MetricScore) -> bool:
+    return "failed" in metric.parameters
 
 
 def to_score(result: MetricResult, parameters: Extra) -> MetricScore:

@@ -7,8 +7,9 @@
     beside them         the random-attribution baseline, scored alike; the agreement matrix
 
 A method that cannot apply is ``skipped`` with the reason, one that raises ``failed`` with
-its error; the stage fails only when every method that ran failed. The budget's seconds
-bound the whole (timing.py).
+its error, and so is one whose attributions no metric could score (every metric that ran
+failed: a model that returns NaN on perturbed inputs); the stage fails only when every
+method that ran failed. The budget's seconds bound the whole (timing.py).
 """
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ from harness.stages.explanations.plan import (
     plan_methods,
 )
 from harness.stages.explanations.sanity import sanity_check
-from harness.stages.explanations.scoring import finite, score, skipped
+from harness.stages.explanations.scoring import (
+    failed_everywhere,
+    finite,
+    score,
+    skipped,
+    unscored_reason,
+)
 from harness.stages.explanations.setup import Setup, prepare
 from harness.stages.explanations.timing import Clock, steps_that_fit
 
@@ -84,6 +91,7 @@ def _explain(setup: Setup) -> ExplanationsSection:
         reasons = "; ".join(f"{r.name}: {r.reason}" for r in ran)
         raise StageError(f"every attribution method failed ({reasons})")
     notes = [f"samples: {setup.samples.source}", *setup.samples.notes]
+    notes.extend(failed_everywhere([r.metrics for r in ran if r.status == "ok"]))
     if config.target is not None and setup.kind == "reconstruction":
         notes.append(f"--target {config.target} ignored: {setup.target.description}")
     return ExplanationsSection(
@@ -150,6 +158,13 @@ def _method(
         has_delta=cls.has_convergence_delta,
         group_reduce="sum" if cls.needs_gradients else "mean",
     )
+    unscored = unscored_reason(card)
+    if unscored is not None:  # nothing says whether to trust them: not an "ok" method
+        log.warning("%s failed: %s", planned.name, unscored)
+        failed = MethodResult(
+            planned.name, "failed", reason=unscored, backend=backend.name, metrics=card.metrics
+        )
+        return failed, None
     sanity, mprt = sanity_check(
         setup,
         explainer,
