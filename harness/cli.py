@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from harness._version import __version__
+from harness.commands.logs import configure_logging
 from harness.core.config import BACKENDS, BUDGETS, DEVICES, STAGE_NAMES, THREADS_PER_CPU
 from harness.core.errors import ExitCode, HarnessError, first_line, shorten
 
@@ -257,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(arguments)
     args.argv = arguments
     debug = getattr(args, "debug", False)
+    configure_logging(getattr(args, "quiet", False), debug)
     try:
         with _termination_as_interrupt():
             return _run_command(args)

@@ -55,7 +55,16 @@ def run_audit(
     config: AuditConfig, progress: Progress = _silent, command: str | None = None
 ) -> AuditResult:
     """Measure ``config.model``; raises the harness's errors on bad input. COMMAND is the
-    command line to record for reproducing the result (the CLI passes its own)."""
+    command line to record for reproducing the result (the CLI passes its own). Every
+    warning raised or logged meanwhile is kept in the result's notes."""
+    from harness.core.notes import recording_notes
+
+    with recording_notes() as notes:
+        result = _measure(config, progress, command)
+    return replace(result, notes=notes.lines())
+
+
+def _measure(config: AuditConfig, progress: Progress, command: str | None) -> AuditResult:
     from harness.intake.loader import load_model, summarize_model
     from harness.runtime.device import resolve_device
     from harness.runtime.environment import collect_environment

@@ -169,6 +169,10 @@ class AuditResult:
     # The command line that produced this result, shell-quoted ("python -m harness audit
     # model.onnx --budget quick"); None when the audit was run through the library.
     command: str | None = None
+    # Every warning raised or logged during the audit (a library's RuntimeWarning, a metric
+    # that failed), one line each, each once (harness.core.notes); results written before
+    # the audit kept them have none.
+    notes: tuple[str, ...] = ()
 
     def stage(self, name: str) -> Section:
         if name not in STAGE_NAMES:
