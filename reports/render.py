@@ -1,5 +1,10 @@
 """``AuditResult`` -> one self-contained HTML document (Jinja2, autoescaped, offline).
 
+Every string a template prints passes through one finaliser, ``visible_html``: escaped, and
+each control character or bidirectional override (a model's NUL, its U+202E) shown as its
+code in a ``<span class="ctrl">``, never raw (``harness.core.text``). Inside an attribute or
+``<title>``, where no element may go, the ``visible`` filter writes the code as plain text.
+
 Figures are Plotly's: each is embedded as Plotly's own ``<div>`` and ``<script>`` (its
 JSON escapes ``<``, ``>`` and ``/``, so no string in the data can close the script), and
 the page carries Plotly's JavaScript once, inline in ``<head>``, only when it has a figure.
@@ -10,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
@@ -19,6 +24,7 @@ from harness.core.attention import AttentionSection
 from harness.core.efficiency import BackendRun, EfficiencySection
 from harness.core.explanations import ExplanationsSection
 from harness.core.result import STAGE_NAMES, AuditResult, StageSection
+from harness.core.text import UNSAFE_IN_TEXT, escape_character, visible
 from harness.reports import format as fmt
 from harness.reports.figures import explanations as explanation_views
 from harness.reports.findings import findings
@@ -34,6 +40,7 @@ __all__ = [
     "plotly_js",
     "render_report",
     "template_environment",
+    "visible_html",
 ]
 
 _TEMPLATE = "report.html.j2"
@@ -55,6 +62,8 @@ _FILTERS = {
     # Tables of the explanations section, built as data for its templates.
     "scorecard": explanation_views.scorecard,
     "token_table": explanation_views.token_table,
+    # A string shown where markup cannot go (attributes, <title>): codes as plain text.
+    "visible": lambda value: visible(str(value), keep_lines=True),
 }
 
 _PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
@@ -76,9 +85,34 @@ def template_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_finalize,
     )
     env.filters.update(_FILTERS)
     return env
+
+
+def visible_html(text: str) -> Markup:
+    """TEXT escaped for HTML, each control character or bidirectional override shown as
+    its code (``\\u202e``) in a ``<span class="ctrl">`` (single quotes: the span stays
+    harmless text should a template put it inside a double-quoted attribute)."""
+    if UNSAFE_IN_TEXT.search(text) is None:
+        return escape(text)
+    parts = []
+    start = 0
+    for match in UNSAFE_IN_TEXT.finditer(text):
+        parts.append(escape(text[start : match.start()]))
+        parts.append(Markup("<span class='ctrl'>%s</span>") % escape_character(match.group()))
+        start = match.end()
+    parts.append(escape(text[start:]))
+    return Markup("").join(parts)
+
+
+def _finalize(value: object) -> object:
+    """What every ``{{ expression }}`` prints: a string through ``visible_html``; markup
+    the harness built (figures, macros, filters that return Markup) as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible_html(value)
+    return value
 
 
 def render_report(result: AuditResult) -> str:
@@ -122,16 +156,39 @@ def figure_html(fig: go.Figure, *, div_id: str, caption: str) -> Markup:
     Only Plotly's own output is trusted as markup; the script body is made script-safe
     again here rather than relying on Plotly's JSON escaping alone.
     """
-    plot = fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, config=_PLOTLY_CONFIG
+    import plotly.io as pio
+
+    plot = pio.to_html(
+        _visible_strings(fig.to_dict()),
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config=_PLOTLY_CONFIG,
+        validate=False,
     )
     start = plot.index("<script>") + len("<script>")
     end = plot.rindex("</script>")
     plot = plot[:start] + _script_safe(plot[start:end]) + plot[end:]
     return Markup(
         f'<figure id="fig-{escape(div_id)}">\n{plot}\n'
-        f"<figcaption>{escape(caption)}</figcaption>\n</figure>"
+        f"<figcaption>{visible_html(caption)}</figcaption>\n</figure>"
     )
+
+
+def _visible_strings(value: Any) -> Any:
+    """A figure's data with every string's unsafe characters written as codes: Plotly draws
+    a label's U+202E as a real override, so names reach the SVG already visible."""
+    if isinstance(value, str):
+        return visible(value, keep_lines=True)
+    if isinstance(value, dict):
+        return {key: _visible_strings(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_visible_strings(item) for item in value)
+    if getattr(value, "dtype", None) is not None and value.dtype.kind in "OU":
+        import numpy as np
+
+        return np.array(_visible_strings(value.tolist()), dtype=object)
+    return value
 
 
 FigureBuilder = Callable[[BackendRun], "go.Figure | None"]
