@@ -114,19 +114,38 @@ class NodeFlops:
     flops: int
 
 
+WorkStatus = Literal["complete", "incomplete"]
+
+
 @dataclass(frozen=True)
 class Work:
-    """Arithmetic of one inference at the audit's input shapes, counted from the graph."""
+    """Arithmetic of one inference at the audit's input shapes, counted from the graph.
+
+    ``status`` "incomplete": the counter could not tell the cost of too many nodes (see
+    ``incomplete_reason``), so ``flops``, ``macs`` and ``arithmetic_intensity`` are only the
+    sums over the nodes it did count, a lower bound: no reader may show or judge them as the
+    model's count (the report says "incomplete", no roofline is drawn, the headline
+    ``work.flops`` has no value).
+    """
 
     batch_size: int
     flops: int
     macs: int
     by_op: tuple[OpFlops, ...]  # most first
     top_nodes: tuple[NodeFlops, ...]
-    uncounted_ops: tuple[str, ...]  # op types whose cost is not modelled (counted as 0)
+    uncounted_ops: tuple[str, ...]  # op types whose cost is not known (counted as 0)
     weight_bytes: int
     activation_bytes: int  # every intermediate tensor written once
     arithmetic_intensity: float  # flops / (weight_bytes + activation_bytes)
+    # Optional (older results have none): a result without them was counted as complete.
+    status: WorkStatus = "complete"
+    unknown_cost_share: float = 0.0  # nodes whose cost is unknown / all nodes of the graph
+    incomplete_reason: str | None = None  # set exactly when status is "incomplete"
+
+    @property
+    def complete(self) -> bool:
+        """Whether ``flops`` is the model's count (and not a lower bound)."""
+        return self.status == "complete"
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,17 @@ def _refs(schema: Any) -> set[str]:
 
 def assert_closed_def(defs: dict[str, Any], name: str, cls: type) -> None:
     """``defs[name]``, the ``$def`` of dataclass ``cls``, lists exactly its fields, requires
-    them all, allows nothing else, spells its Literal (and ``Literal | None``) fields as
-    enums, and points each field that holds a dataclass at that dataclass's own ``$def``."""
+    them all (it may leave out fields that have a default), allows nothing else, spells its
+    Literal (and ``Literal | None``) fields as enums, and points each field that holds a
+    dataclass at that dataclass's own ``$def``."""
     fields = [f.name for f in dataclasses.fields(cls)]
     schema = defs[name]
     assert schema["additionalProperties"] is False, name
-    assert sorted(schema["required"]) == sorted(fields), name
+    # A field added after results were written may be optional, if the dataclass gives it a
+    # default (older results then still validate, and read with that default).
+    optional = set(fields) - set(schema["required"])
+    assert optional <= _defaulted(cls), (name, sorted(optional))
+    assert set(schema["required"]) <= set(fields), name
     assert sorted(schema["properties"]) == sorted(fields), name
     for field, hint in typing.get_type_hints(cls).items():
         prop = schema["properties"][field]
@@ -60,6 +65,15 @@ def assert_closed_def(defs: dict[str, Any], name: str, cls: type) -> None:
         nested = _nested_dataclass(hint)
         if nested is not None:
             assert f"#/$defs/{nested.__name__}" in _refs(prop), (name, field)
+
+
+def _defaulted(cls: type) -> set[str]:
+    """The fields of dataclass ``cls`` that have a default."""
+    return {
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    }
 
 
 def assert_closed_defs(module: types.ModuleType, names: Iterable[str] | None = None) -> None:
