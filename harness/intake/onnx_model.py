@@ -29,7 +29,7 @@ from harness.core.onnx_graph import (
 )
 from harness.core.result import ModelSummary
 
-__all__ = ["external_tensors", "load_onnx", "summarize_onnx"]
+__all__ = ["external_tensors", "load_onnx", "summarize_onnx", "weight_tensors"]
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def summarize_onnx(model: LoadedModel) -> ModelSummary:
     proto = model.onnx_proto
     path = model.path
     assert proto is not None and path is not None  # load_onnx sets both
-    param_count, param_bytes = _initializer_totals(proto)
+    param_count, param_bytes = _parameter_totals(proto)
     histogram = Counter(op_name(node) for node in walk_nodes(proto.graph))
     producer = f"{proto.producer_name} {proto.producer_version}".strip()
     return ModelSummary(
@@ -265,10 +265,44 @@ def _constant_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _initializer_totals(proto: onnx.ModelProto) -> tuple[int, int]:
+def _parameter_totals(proto: onnx.ModelProto) -> tuple[int, int]:
     """Parameters and their bytes (strings and exotic types count no bytes)."""
-    initializers = proto.graph.initializer
-    return sum(map(tensor_elements, initializers)), sum(map(tensor_bytes, initializers))
+    tensors = list(weight_tensors(proto))
+    return sum(map(tensor_elements, tensors)), sum(map(tensor_bytes, tensors))
+
+
+# Exporters outside PyTorch often store weights as Constant nodes instead of initializers.
+# A Constant's tensor counts as a weight when it is floating point and holds at least this
+# many elements: scalars (an epsilon, a 0.5), Resize scales (4 or 5 values) and an RGB
+# image's per-channel normalisation (3) stay out, and integer tensors (shape data, axes,
+# indices) never count. value_float(s)/value_int(s) attributes are scalars and lists, not
+# tensors: not weights either.
+_MIN_CONSTANT_WEIGHT_ELEMENTS = 8
+_FLOAT_TYPES = frozenset(
+    getattr(onnx.TensorProto, name)
+    for name in (
+        "FLOAT", "FLOAT16", "DOUBLE", "BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ",
+        "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT4E2M1",
+    )
+    if hasattr(onnx.TensorProto, name)  # the float8 and float4 types are recent
+)  # fmt: skip
+
+
+def weight_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """The model's weights: every initializer of the main graph, then every floating-point
+    tensor of at least ``_MIN_CONSTANT_WEIGHT_ELEMENTS`` elements that a Constant node (of
+    any graph) holds in its ``value`` attribute."""
+    yield from proto.graph.initializer
+    for node in walk_nodes(proto.graph):
+        if not is_op(node, "Constant"):
+            continue
+        for attr in node.attribute:
+            if (
+                attr.name == "value"
+                and attr.t.data_type in _FLOAT_TYPES
+                and tensor_elements(attr.t) >= _MIN_CONSTANT_WEIGHT_ELEMENTS
+            ):
+                yield attr.t
 
 
 def _external_data_bytes(proto: onnx.ModelProto, path: Path) -> int:

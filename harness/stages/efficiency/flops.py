@@ -3,6 +3,10 @@
 ONNX: the audit's concrete input shapes are written into a copy of the graph, ONNX shape
 inference (with data propagation, so Reshape targets computed from Shape resolve) gives
 every tensor's shape, and each node is costed from the shapes of its inputs and outputs.
+Where inference stops (shape arithmetic it does not follow), the small shape computations
+are folded to constants node by node and inference runs again; the tensors still unknown
+after that are observed: the graph runs once in onnxruntime at the audit's inputs with
+them promoted to outputs (``observed_shapes``), and the shapes it returns stand in.
 
 A multiply-accumulate (MAC) is two FLOPs. A fused op costs what its usual decomposition
 into elementwise ops costs, so an exporter's choice between the two does not change the
@@ -34,10 +38,17 @@ k = kernel, g = group, dims = the size of every index letter):
       Transpose, Gather, Concat, Slice, Cast, Constant, Expand, Pad, ...,
       Resize/Upsample in "nearest" mode)
 
-Anything else, an op in a non-default domain, an op whose shapes could not be inferred, or
-a node with subgraphs (If, Loop, Scan: their bodies are not walked) costs 0 and is listed
-in ``uncounted_ops``. Conv padding is counted as work (as torch's FlopCounterMode does);
-Gemm's alpha and beta scalings are not.
+Anything else, an op in a non-default domain, an op whose shapes are still unknown, or a
+node with subgraphs (If, Loop, Scan: their bodies are not walked) has an unknown cost: it
+adds 0 and is listed in ``uncounted_ops``. Conv padding is counted as work (as torch's
+FlopCounterMode does); Gemm's alpha and beta scalings are not.
+
+The count is *complete* unless the unknown costs could hide much of the work; it is
+*incomplete* (``Work.status``, with ``incomplete_reason``) when more than
+``UNKNOWN_SHARE_LIMIT`` (5%) of the graph's nodes have an unknown cost, or when any of
+them is a matrix product or convolution (``_HEAVY_OP_WORDS`` in its op type: MatMul, Gemm,
+Conv, Attention, Einsum, LSTM, GRU, RNN, in any domain), where most of a model's work is.
+An incomplete count is a lower bound that no reader shows or judges as the model's.
 
 PyTorch: ``torch.utils.flop_counter.FlopCounterMode`` counts matrix products, convolutions
 and attention only; everything else in a module is not seen by it.
@@ -48,7 +59,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,15 +82,24 @@ from harness.core.onnx_graph import (
     tensor_bytes,
     tensor_elements,
 )
+from harness.intake.onnx_model import weight_tensors
+from harness.stages.efficiency.observed_shapes import ObservedTensor, observe_shapes
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["count_onnx_work", "count_torch_work"]
+__all__ = ["UNKNOWN_SHARE_LIMIT", "count_onnx_work", "count_torch_work"]
 
 logger = logging.getLogger(__name__)
 
 Cost = tuple[int, int]  # (flops, macs)
+Unknown = str  # why a node's cost is unknown, in words
+
+# A count is incomplete when more than this share of the graph's nodes have an unknown cost,
+# or when any of those is a heavy op (a word of _HEAVY_OP_WORDS in its op type, any domain):
+# one uncounted MatMul can hold more work than every elementwise op of a model together.
+UNKNOWN_SHARE_LIMIT = 0.05
+_HEAVY_OP_WORDS = ("MatMul", "Gemm", "Conv", "Attention", "Einsum", "LSTM", "GRU", "RNN")
 
 # Initializers larger than this (and not integer, so never shape data) are declared as
 # graph inputs in the copy given to shape inference: it needs their shapes, not their bytes.
@@ -143,11 +164,23 @@ class _UnknownShape(Exception):
 
 
 class _Tensors:
-    """Shapes and element types of the graph's tensors after inference."""
+    """Shapes and element types of the graph's tensors after inference (and observation)."""
 
     def __init__(self, graph: onnx.GraphProto) -> None:
         self.shapes = static_shapes(graph)
         self.elem_types = element_types(graph)
+
+    def unknown(self, graph: onnx.GraphProto) -> set[str]:
+        """The values of GRAPH's nodes (read or written) with no concrete shape."""
+        names = {name for node in graph.node for name in (*node.input, *node.output) if name}
+        return names - self.shapes.keys()
+
+    def add_observed(self, observed: Mapping[str, ObservedTensor]) -> None:
+        """Shapes (and types) seen at run time, for the tensors inference left unknown."""
+        for name, (shape, elem_type) in observed.items():
+            self.shapes.setdefault(name, shape)
+            if elem_type:
+                self.elem_types.setdefault(name, elem_type)
 
     def shape(self, name: str) -> tuple[int, ...]:
         shape = self.shapes.get(name)
@@ -164,35 +197,93 @@ class _Tensors:
 
 
 def count_onnx_work(
-    proto: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]], *, top: int = 10
+    proto: onnx.ModelProto,
+    input_shapes: dict[str, tuple[int, ...]],
+    *,
+    top: int = 10,
+    inputs: Mapping[str, np.ndarray] | None = None,
+    threads: int | None = None,
 ) -> Work:
     """FLOPs, MACs and bytes of one inference of ``proto`` at ``input_shapes`` (input
-    name -> concrete shape; inputs not named keep their declared shapes)."""
+    name -> concrete shape; inputs not named keep their declared shapes).
+
+    ``inputs`` (the audit's arrays, of those shapes): when shapes stay unknown after
+    inference and folding, the graph runs once in onnxruntime (``threads`` intra-op
+    threads) on them to observe the rest. Without them, those nodes' cost is unknown."""
     # Shapes come from the inferred copy; the nodes counted are the caller's own.
     tensors = _Tensors(_inferred_graph(proto, input_shapes))
+    unknown_shapes = tensors.unknown(proto.graph)
+    if inputs is not None and unknown_shapes:
+        logger.info("%d tensor shapes not inferred; observing them", len(unknown_shapes))
+        tensors.add_observed(observe_shapes(proto, inputs, unknown_shapes, threads=threads))
     nodes: list[tuple[str, str, int, int]] = []  # name, op type, flops, macs
-    uncounted: set[str] = set()
+    unknown: Counter[tuple[str, Unknown]] = Counter()  # (op, why) -> nodes
     for index, node in enumerate(proto.graph.node):
         op = op_name(node)
         cost = _node_cost(node, tensors)
-        if cost is None:
-            uncounted.add(op)
+        if isinstance(cost, str):
+            unknown[(op, cost)] += 1
             continue
         nodes.append((node.name or f"{node.op_type}#{index}", op, *cost))
-    if uncounted:
-        logger.info("FLOPs not counted for op types %s (counted as 0)", sorted(uncounted))
-    weight_bytes = sum(tensor_bytes(t) for t in proto.graph.initializer)
+    if unknown:
+        logger.info("FLOPs not counted (cost unknown) for %s", _unknown_text(unknown))
+    weight_bytes = sum(tensor_bytes(t) for t in weight_tensors(proto))
     activation_bytes = sum(
         tensors.bytes(out) for node in proto.graph.node for out in node.output if out
     )
     return _work(
         batch_size=_onnx_batch_size(proto, input_shapes, tensors),
         nodes=nodes,
-        uncounted=uncounted,
+        completeness=_completeness(unknown, len(proto.graph.node)),
         weight_bytes=weight_bytes,
         activation_bytes=activation_bytes,
         top=top,
     )
+
+
+@dataclass(frozen=True)
+class _Completeness:
+    """Which op types have an unknown cost, on what share of the nodes, and why the count
+    is incomplete (None: it is complete)."""
+
+    uncounted: frozenset[str]
+    share: float
+    reason: str | None
+
+
+_COMPLETE = _Completeness(frozenset(), 0.0, None)
+
+
+def _completeness(unknown: Counter[tuple[str, Unknown]], total_nodes: int) -> _Completeness:
+    """Complete unless more than UNKNOWN_SHARE_LIMIT of the nodes, or any heavy node, have
+    an unknown cost (see the module's docstring); the reason says which and why."""
+    count = sum(unknown.values())
+    share = count / total_nodes if total_nodes else 0.0
+    uncounted = {op for op, _ in unknown}
+    heavy = sorted(op for op in uncounted if _is_heavy(op))
+    of = f"the cost of {count} of {total_nodes} nodes ({share:.1%}) is unknown"
+    if heavy:
+        reason = f"{of}, among them {', '.join(heavy)}, where most of the work is"
+    elif share > UNKNOWN_SHARE_LIMIT:
+        reason = f"{of}, over the {UNKNOWN_SHARE_LIMIT:.0%} limit"
+    else:
+        return _Completeness(frozenset(uncounted), share, None)
+    return _Completeness(frozenset(uncounted), share, f"{reason}: {_unknown_text(unknown)}")
+
+
+def _is_heavy(op: str) -> bool:
+    op_type = op.rsplit(".", 1)[-1]  # "com.microsoft.FusedMatMul" -> "FusedMatMul"
+    return any(word in op_type for word in _HEAVY_OP_WORDS)
+
+
+def _unknown_text(unknown: Counter[tuple[str, Unknown]], most: int = 6) -> str:
+    """``MatMul x4 (shapes unknown), com.example.Op x1 (custom-domain op), ...``: the most
+    frequent first."""
+    ranked = sorted(unknown.items(), key=lambda item: (-item[1], item[0]))
+    parts = [f"{op} x{n} ({why})" for (op, why), n in ranked[:most]]
+    if len(ranked) > most:
+        parts.append(f"{len(ranked) - most} more")
+    return ", ".join(parts)
 
 
 def _inferred_graph(
@@ -274,10 +365,12 @@ def _lighten(graph: onnx.GraphProto) -> None:
     graph.initializer.extend(keep)
 
 
-def _node_cost(node: onnx.NodeProto, tensors: _Tensors) -> Cost | None:
-    """(flops, macs) of one node, or None when it is not counted."""
-    if not is_default_domain(node.domain) or has_subgraph(node):
-        return None
+def _node_cost(node: onnx.NodeProto, tensors: _Tensors) -> Cost | Unknown:
+    """(flops, macs) of one node, or why its cost is unknown."""
+    if not is_default_domain(node.domain):
+        return "custom-domain op"
+    if has_subgraph(node):
+        return "subgraphs not walked"
     op = node.op_type
     if op in _DATA_MOVEMENT or (op in ("Resize", "Upsample") and _mode(node) == "nearest"):
         return 0, 0
@@ -289,9 +382,10 @@ def _node_cost(node: onnx.NodeProto, tensors: _Tensors) -> Cost | None:
         if op in _PER_INPUT_ELEMENT:
             return _numel(tensors.shape(node.input[0])), 0
         rule = _RULES.get(op)
-        return rule(node, tensors) if rule is not None else None
+        cost = rule(node, tensors) if rule is not None else None
+        return "no cost rule" if cost is None else cost
     except _UnknownShape:
-        return None
+        return "shapes unknown"
 
 
 def _matmul(node: onnx.NodeProto, tensors: _Tensors) -> Cost:
@@ -416,7 +510,7 @@ def count_torch_work(module: nn.Module, inputs: dict[str, np.ndarray], *, top: i
         batch_size=int(first.shape[0]) if first is not None and first.ndim else 1,
         by_op=by_op,
         top_nodes=top_nodes,
-        uncounted=set(),
+        completeness=_COMPLETE,
         weight_bytes=int(weights),
         activation_bytes=written,
         top=top,
@@ -495,7 +589,7 @@ def _work(
     *,
     batch_size: int,
     nodes: list[tuple[str, str, int, int]],
-    uncounted: set[str],
+    completeness: _Completeness,
     weight_bytes: int,
     activation_bytes: int,
     top: int,
@@ -514,7 +608,7 @@ def _work(
         batch_size=batch_size,
         by_op=by_op,
         top_nodes=top_nodes,
-        uncounted=uncounted,
+        completeness=completeness,
         weight_bytes=weight_bytes,
         activation_bytes=activation_bytes,
         top=top,
@@ -526,7 +620,7 @@ def _summarise(
     batch_size: int,
     by_op: Iterable[OpFlops],
     top_nodes: Iterable[NodeFlops],
-    uncounted: set[str],
+    completeness: _Completeness,
     weight_bytes: int,
     activation_bytes: int,
     top: int,
@@ -541,10 +635,13 @@ def _summarise(
         by_op=tuple(ops),
         # A stable sort: ties keep graph (or module) order.
         top_nodes=tuple(sorted(top_nodes, key=lambda n: -n.flops)[:top]),
-        uncounted_ops=tuple(sorted(uncounted)),
+        uncounted_ops=tuple(sorted(completeness.uncounted)),
         weight_bytes=weight_bytes,
         activation_bytes=activation_bytes,
         arithmetic_intensity=total / moved if moved else 0.0,
+        status="complete" if completeness.reason is None else "incomplete",
+        unknown_cost_share=completeness.share,
+        incomplete_reason=completeness.reason,
     )
 
 

@@ -138,8 +138,10 @@ def _measure(request: MeasureRequest, work: Work | None) -> BackendRun:
 
 
 def _roofline(profile: ProfileReply, work: Work | None) -> Roofline | None:
+    """The run's point on the roofline; None without a complete count of the work (an
+    incomplete one is a lower bound, and a percent of peak from it would mislead)."""
     p50 = profile.latency.percentiles_ms["p50"].value
-    if work is None or not work.flops or not p50:
+    if work is None or not work.complete or not work.flops or not p50:
         return None
     achieved = work.flops / (p50 / 1e3) / 1e9
     ridge = profile.peak_gflops / profile.bandwidth_gbs if profile.bandwidth_gbs else None
@@ -203,5 +205,8 @@ def _count_work(context: AuditContext) -> Work | None:
     arrays = context.inputs.arrays
     if context.model.format == "onnx":
         shapes = {name: tuple(a.shape) for name, a in arrays.items()}
-        return count_onnx_work(context.model.onnx_proto, shapes)
+        # The arrays let the counter observe in onnxruntime the shapes inference misses.
+        return count_onnx_work(
+            context.model.onnx_proto, shapes, inputs=arrays, threads=context.config.threads
+        )
     return count_torch_work(context.model.module, arrays)
