@@ -204,8 +204,27 @@ def best_batch(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
         )
 
 
+def work_incomplete(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """A FLOP count the graph could not complete (too many nodes of unknown cost): warn,
+    with the reason. No finding is drawn from its number."""
+    section = _efficiency(result)
+    work = section.work if section else None
+    if work is not None and not work.complete:
+        yield Finding(
+            "warn",
+            "efficiency.work_incomplete",
+            "the FLOP count is incomplete: no FLOPs, roofline or percent of peak",
+            work.incomplete_reason or "no reason recorded",
+            "efficiency-work",
+        )
+
+
 def low_percent_of_peak(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
-    """Achieved compute under ``percent_of_peak_min`` % of the measured peak: info."""
+    """Achieved compute under ``percent_of_peak_min`` % of the measured peak: info. Not
+    from an incomplete FLOP count (a lower bound would understate the percentage)."""
+    section = _efficiency(result)
+    if section is not None and section.work is not None and not section.work.complete:
+        return
     for i, run in _efficiency_runs(result):
         roof = run.roofline
         if roof is not None and roof.percent_of_peak < t.percent_of_peak_min:
@@ -436,6 +455,7 @@ RULES: tuple[Rule, ...] = (
     warmup_unsettled,
     memory_vs_weights,
     best_batch,
+    work_incomplete,
     low_percent_of_peak,
     sanity_failed,
     ground_truth_weak,

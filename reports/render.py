@@ -258,7 +258,8 @@ def efficiency_figures(section: EfficiencySection) -> dict[str, Markup]:
     figures: dict[str, Markup] = {}
     for index, run in enumerate(section.runs):
         figures.update(_run_figures(index, run))
-    if section.work is not None and section.work.by_op:
+    # An incomplete count is a lower bound: no figure of it (the table says why).
+    if section.work is not None and section.work.complete and section.work.by_op:
         from harness.reports.figures.efficiency import TOP_OPS, flops_by_op_figure
 
         fig = flops_by_op_figure(section.work)

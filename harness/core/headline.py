@@ -7,7 +7,8 @@ Names (``--check NAME:THRESHOLD``):
     memory.peak_inference | peak_session      bytes above baseline RSS, lower is better
     memory.gpu_peak                           bytes, lower is better
     cold_start.load | session | first_call    ms, lower is better (one measurement each)
-    work.flops                                FLOPs per inference, lower is better
+    work.flops                                FLOPs per inference, lower is better; no
+                                              value when the count is incomplete
     explanations.<method>.<metric>            each scorecard metric, its own direction
     explanations.<method>.ground_truth_auroc  higher is better
     explanations.<method>.sanity              MPRT final correlation, lower is better
@@ -68,10 +69,14 @@ def headline_metrics(result: AuditResult, run: str | None = None) -> dict[str, M
     if chosen is not None:
         for metric in _efficiency_metrics(chosen):
             metrics[metric.name] = metric
-    if result.efficiency.work is not None:
-        metrics["work.flops"] = Metric(
-            "work.flops", float(result.efficiency.work.flops), "FLOPs", True, "point"
-        )
+    work = result.efficiency.work
+    if work is not None:
+        # An incomplete count is a lower bound, not the model's FLOPs: it gets no value, so
+        # a check on it is "missing" (both incomplete) or "inconclusive" (one), never a
+        # comparison of partial sums. (Left out instead, a check naming it on two incomplete
+        # results would be refused as a metric neither result holds.)
+        value = float(work.flops) if work.complete else None
+        metrics["work.flops"] = Metric("work.flops", value, "FLOPs", True, "point")
     for metric in _explanation_metrics(result.explanations):
         metrics[metric.name] = metric
     return metrics

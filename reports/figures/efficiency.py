@@ -316,8 +316,9 @@ def op_time_figure(run: BackendRun) -> go.Figure | None:
 
 
 def flops_by_op_figure(work: Work | None) -> go.Figure | None:
-    """FLOPs of one inference by op type: top 12 and the rest."""
-    if work is None or not work.by_op:
+    """FLOPs of one inference by op type: top 12 and the rest; None when the count is
+    incomplete (its sums are a lower bound)."""
+    if work is None or not work.complete or not work.by_op:
         return None
     ops: tuple[OpFlops, ...] = work.by_op
     names, values = top_with_other([(op.op_type, float(op.flops)) for op in ops])
