@@ -131,7 +131,10 @@ def _add_audit(commands: Any) -> None:
         "--samples", type=int, metavar="N", help="samples to explain (default by budget)"
     )
     audit.add_argument(
-        "--target", type=int, metavar="K", help="output index to attribute (default: predicted)"
+        "--target",
+        metavar="K|FORM",
+        help="what to attribute: output index K, or predicted, norm, cosine, region, sequence, "
+        "detection (default: by the output's kind)",
     )
     audit.add_argument(
         "--skip",

@@ -7,13 +7,16 @@ exceed ``DISPLAY_MAX_VALUES`` numbers. ``DisplayMaps.truncated`` says when a sam
 Map values are rounded to ``MAP_DECIMALS`` decimals; every check ran on the full maps.
 
 Layers are the attention sites in execution order (an ONNX Softmax node, or a hooked
-module); heads are numbered from 0 within each layer.
+module); heads are numbered from 0 within each layer. ``candidates`` lists every ONNX
+Softmax the capture examined, found (a layer) or rejected, each with its reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
+
+from harness.core.targets import TargetKind
 
 __all__ = [
     "DISPLAY_MAX_VALUES",
@@ -32,6 +35,7 @@ __all__ = [
     "LayerTruth",
     "LayerVerification",
     "Rollout",
+    "SiteCandidate",
 ]
 
 DISPLAY_TOKENS = 64  # at most this many tokens of a sample are kept as full maps
@@ -44,6 +48,7 @@ PADDING_TOLERANCE = 1e-4  # weight a real query may put on padded keys before it
 Backend = Literal["onnxruntime", "torch"]
 Recompute = Literal["match", "mismatch", "not checked"]
 HeadFlag = Literal["redundant", "dominant"]
+Verdict = Literal["found", "rejected"]
 
 # [layer][head][query][key]
 LayerMaps = tuple[tuple[tuple[tuple[float, ...], ...], ...], ...]
@@ -134,7 +139,7 @@ class Ablation:
 
     method: str  # how the head was zeroed
     target: str  # the score, in words: "predicted-class logit of output 'logits'"
-    samples: int
+    samples: int  # "redundant" is only claimed from 2 or more
     baseline_score: float  # mean target score with nothing ablated
     # max |output with every head kept - original output|: the ablation hook changes nothing
     # by itself (0 when it is exact).
@@ -142,6 +147,19 @@ class Ablation:
     tolerance: float  # |drop| under this is redundant
     dominant_share: float  # a head whose |drop| is at least this share of all heads' is dominant
     heads: tuple[HeadImportance, ...]
+    # The explanations' target kind, on the same output (None: written before it was kept).
+    target_kind: TargetKind | None = None
+
+
+@dataclass(frozen=True)
+class SiteCandidate:
+    """One ONNX Softmax examined as an attention site, and the verdict."""
+
+    name: str  # the Softmax node's name (its output's when it has none)
+    verdict: Verdict
+    # Why: "Softmax over the last axis of MatMul(Q, K^T)" with where its rank came from, or
+    # what rules it out (not the last axis, no transposed-key MatMul, a rank nobody knows).
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -176,3 +194,4 @@ class AttentionSection:
     display: tuple[DisplayMaps, ...] = ()
     # What was not done, and why: {"ablation": "...", "ground truth": "..."}.
     not_done: dict[str, str] = field(default_factory=dict)
+    candidates: tuple[SiteCandidate, ...] = ()  # ONNX Softmaxes examined (none: torch hooks)

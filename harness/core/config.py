@@ -15,7 +15,8 @@ The TOML file is ``--config FILE``, or else the ``[tool.harness]`` table of the 
     backend = "auto"             # auto | onnxruntime | torch | all (efficiency runtimes)
     explainers = ["saliency", "occlusion"]   # or "saliency,occlusion"; default by budget
     samples = 8                  # samples explained; default by budget
-    target = 3                   # class attributed; default the predicted class
+    target = 3                   # class attributed, or a form: "cosine", "region", ...;
+                                 # default: the output kind's (README: Targets)
     skip = ["attention"]
     quiet = false
     force = false
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +40,7 @@ from typing import Any, Literal, get_args
 
 from harness.core.errors import UsageError, shorten
 from harness.core.read_limits import MAX_TOML_BYTES, FileTooLargeError, read_limited
+from harness.core.targets import TARGET_FORMS
 from harness.core.thresholds import FindingThresholds, thresholds_from_table
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "find_pyproject",
     "findings_from_file",
     "parse_dims",
+    "parse_target",
     "parse_value",
     "read_toml",
     "resolve_config",
@@ -98,7 +102,9 @@ class AuditConfig:
     # Names are checked against the registry by the pipeline (this leaf module cannot).
     explainers: tuple[str, ...] = ()
     samples: int | None = None  # samples the explanations stage explains; None = by budget
-    target: int | None = None  # the output index attributed; None = the predicted class
+    # The output index attributed, or a named form (TARGET_FORMS: "norm", "region", ...);
+    # None = the default for the kind of the first output (the predicted class of classes).
+    target: int | str | None = None
     skip: tuple[str, ...] = ()
     quiet: bool = False
     force: bool = False
@@ -211,7 +217,7 @@ def settings_from_flags(
     backend: str | None = None,
     explainers: str | None = None,
     samples: int | None = None,
-    target: int | None = None,
+    target: int | str | None = None,
     skip: list[str] | None = None,
     quiet: bool = False,
     force: bool = False,
@@ -235,7 +241,7 @@ def settings_from_flags(
         "budget": budget,
         "backend": backend,
         "samples": samples,
-        "target": target,
+        "target": _target_text(target),
     }
     settings.update({k: v for k, v in optional.items() if v is not None})
     if explainers is not None:
@@ -363,10 +369,8 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
         raise UsageError(
             f"{where} --samples must be a positive integer, got {settings['samples']!r}"
         )
-    if "target" in settings and (not _is_int(settings["target"]) or settings["target"] < 0):
-        raise UsageError(
-            f"{where} --target must be a non-negative output index, got {settings['target']!r}"
-        )
+    if "target" in settings:
+        settings["target"] = parse_target(settings["target"], where)
     if "explainers" in settings:
         settings["explainers"] = _method_names(settings["explainers"], where)
     for key in ("quiet", "force"):
@@ -395,6 +399,25 @@ def check_threads(threads: Any, where: str = "") -> None:
             f"{prefix}--threads must be a positive integer of at most {most} ({THREADS_PER_CPU} "
             f"per logical CPU; this machine has {cpus}), got {shorten(repr(threads))}"
         )
+
+
+def parse_target(value: Any, where: str = "") -> int | str:
+    """--target: a non-negative output index or one of TARGET_FORMS; anything else is a
+    one-line usage error listing them."""
+    if (_is_int(value) and value >= 0) or (isinstance(value, str) and value in TARGET_FORMS):
+        return value
+    prefix = f"{where} " if where else ""
+    raise UsageError(
+        f"{prefix}--target must be a non-negative output index, got {value!r}; or name a "
+        f"target: {', '.join(TARGET_FORMS)}"
+    )
+
+
+def _target_text(text: str | int | None) -> str | int | None:
+    """The flag's text as an index when it spells an integer (``-2`` too: refused later)."""
+    if isinstance(text, str) and re.fullmatch(r"\s*[+-]?\d+\s*", text):
+        return int(text)
+    return text
 
 
 def _method_names(value: Any, where: str) -> tuple[str, ...]:

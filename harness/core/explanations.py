@@ -5,6 +5,11 @@ Every metric states its direction and parameters; every skipped method says why 
 ONNX-to-PyTorch conversion lacks, a method that cannot apply to token inputs, ...). A value
 that is undefined (a correlation of constant attributions, an AUROC over samples with no
 relevant feature) is ``None``: JSON holds no NaN.
+
+What is attributed depends on what the first output is (``OutputKind``, recognised from
+its shape, values and the ops that produce it) and on ``--target`` (``TargetKind``): see
+``harness.core.targets``, ``harness.explainers.methods.output_kinds`` for the rules, and
+README "Targets".
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from harness.core.targets import OutputKind, TargetKind
 from harness.core.twin import ConversionReport
 
 __all__ = [
@@ -121,7 +127,7 @@ class ExplanationsSection:
     reason: str | None = None
     modality: Literal["image", "tokens", "vector"] | None = None
     samples: int = 0
-    target: str | None = None  # how the target was chosen, in words
+    target: str | None = None  # what is attributed and why, in words
     baseline: str | None = None  # the baseline, in words
     # internal_batch_size, perturbations_per_eval, memory_budget_bytes, ... as chosen
     batching: dict[str, int] = field(default_factory=dict)
@@ -132,3 +138,5 @@ class ExplanationsSection:
     attributed_input: str | None = None  # the input attributions refer to
     inputs: tuple[SampleInput, ...] = ()  # the samples whose attributions are shown
     notes: tuple[str, ...] = ()  # choices the stage made for the user, in words
+    target_kind: TargetKind | None = None  # None: results written before it was recorded
+    output_kind: OutputKind | None = None  # what the first output was recognised as
