@@ -147,7 +147,8 @@ class SessionForward:
         rows = arrays[self.names[0]].shape[0]
         step = self.fixed_batch or rows
         outputs = [self._run(arrays, start, step, rows) for start in range(0, rows, step)]
-        output = torch.from_numpy(np.concatenate(outputs)[:rows])
+        # Each chunk's rows already; no cut on axis 0, which is time in a time-major output.
+        output = torch.from_numpy(np.concatenate(outputs))
         return scores(output, attributed)
 
     def _run(self, arrays: dict[str, np.ndarray], start: int, step: int, rows: int) -> np.ndarray:
@@ -156,7 +157,7 @@ class SessionForward:
         if short:  # pad a fixed-size last chunk by repeating its last row
             chunk = {n: np.concatenate([a, np.repeat(a[-1:], short, 0)]) for n, a in chunk.items()}
         value: np.ndarray = self.session.run([self.output], {**chunk, **self.fixed})[0]
-        return value[: step - short]
+        return value[: step - short] if short else value
 
 
 def _numpy(value: Any, dtype: np.dtype) -> np.ndarray:

@@ -1,9 +1,12 @@
 """What every method of one audit shares: the backends, the samples as tensors, the target,
 the baseline, the batching, and what the metrics score against.
 
-    target     an output shaped like the float input is a reconstruction: its per-sample
-               error is attributed; else --target K, a single output as it is, or the
-               predicted class per sample
+    target     by the kind of the first output (explainers.methods.output_kinds): a
+               reconstruction's per-sample error, a single output as it is, the predicted
+               class, an embedding's norm (or cosine), a dense map summed over the
+               predicted region, a sequence's greedy-path log-probability, the top
+               detection's score; or --target K or a named form. A target that compares
+               with the unperturbed output rides along as the forward's last argument
     baseline   the modality's default (explainers.methods.baselines); for token ids the pad
                token, read as the id the attention mask hides most often
     features   what metrics rank and remove: superpixel blocks on images; each real token,
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -22,12 +26,22 @@ import torch
 from harness.explainers.methods.baselines import Baseline, make_baseline
 from harness.explainers.methods.batching import BatchPlan, choose_batch
 from harness.explainers.methods.feature_masks import default_feature_mask
+from harness.explainers.methods.output_kinds import (
+    Recognition,
+    TargetChoice,
+    choose_target,
+    made_by,
+    recognise_output,
+)
 from harness.explainers.methods.registry import get_method
 from harness.explainers.methods.targets import (
+    KindScore,
     Target,
     fixed_class,
+    kind_target,
     predicted_class,
     reconstruction_error,
+    reference_of,
     scalar_output,
 )
 from harness.intake.samples import Samples
@@ -41,7 +55,16 @@ from harness.stages.explanations.timing import Clock, fitting_samples, probe_sec
 __all__ = ["Kind", "Setup", "Wrap", "prepare"]
 
 Wrap = Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]
-Kind = Literal["classification", "regression", "reconstruction"]
+Kind = Literal[
+    "classification", "regression", "reconstruction", "embedding", "dense map", "sequence",
+    "detections",
+]  # fmt: skip
+# The kind of model each target kind is read as (scoring: softmax only for classification).
+_KINDS: dict[str, Kind] = {
+    "predicted": "classification", "class": "classification", "output": "regression",
+    "reconstruction": "reconstruction", "norm": "embedding", "cosine": "embedding",
+    "region": "dense map", "sequence": "sequence", "detection": "detections",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +77,7 @@ class Setup:
     target: Target  # on the reference backend
     wrap: Wrap  # puts the target on another backend's forward
     kind: Kind
+    choice: TargetChoice  # the target's kind, the output's, and where its values lie
     baseline: Baseline
     batch: BatchPlan
     scoring: Scoring
@@ -100,7 +124,10 @@ def prepare(
         samples = _samples_that_fit(backends, subject, samples, budget, rows)
     x = _tensor(samples, subject.attributed)
     others = tuple(_tensor(samples, n) for n in subject.others)
-    target, wrap, kind = _target(context, backends.reference, x, others)
+    target, wrap, choice, reference = _target(context, subject, backends.reference, x, others)
+    kind = _KINDS[choice.kind]
+    if reference is not None:  # the last forward argument, expanded with the samples
+        others = (*others, reference)
     baseline = make_baseline(subject.modality, x, pad_token_id=_pad_token(subject, samples))
     valid = _valid_tokens(subject, samples)
     batch = _batch(context, budget, subject, samples)
@@ -120,7 +147,18 @@ def prepare(
         clock=clock,
     )
     return Setup(
-        context, budget, subject, samples, backends, target, wrap, kind, baseline, batch, scoring
+        context,
+        budget,
+        subject,
+        samples,
+        backends,
+        target,
+        wrap,
+        kind,
+        choice,
+        baseline,
+        batch,
+        scoring,
     )
 
 
@@ -160,27 +198,50 @@ def _samples_that_fit(
 
 def _target(
     context: AuditContext,
+    subject: Subject,
     reference: Backend,
     x: torch.Tensor,
     others: tuple[torch.Tensor, ...],
-) -> tuple[Target, Wrap, Kind]:
-    """(the target on the reference forward, how to put it on another forward, the kind of
-    model)."""
-    outputs = context.model.outputs
-    output = f"output '{outputs[0].name}'" if outputs else "the first output"
+) -> tuple[Target, Wrap, TargetChoice, torch.Tensor | None]:
+    """(the target on the reference forward, how to put it on another forward, the choice,
+    and what the score compares with on these samples, if anything)."""
+    recognition, name = _recognise(context, subject)
+    requested = context.config.target
+    if recognition.kind == "reconstruction" and not isinstance(requested, str):
+        # --target K has no class to pick in a reconstruction: the stage notes it is ignored.
+        label = f"output '{name}'" if name else "the first output"
+        target = _described(reconstruction_error(reference.forward), label)
+        choice = TargetChoice("reconstruction", "reconstruction", recognition.layout, "")
+        return target, _reconstruction, replace(choice, description=target.description), None
     with torch.no_grad():
-        raw = reference.forward(x, *others)
-    if x.is_floating_point() and raw.shape == x.shape:
-        target = reconstruction_error(reference.forward)
-        return _described(target, output), _reconstruction, "reconstruction"
-    if context.config.target is not None:
-        target = fixed_class(reference.forward, (x, *others), context.config.target)
-    elif raw.shape[1] == 1:
-        target = scalar_output(reference.forward, (x, *others))
+        unperturbed = recognition.layout.batch_first(reference.forward(x, *others))
+    choice = choose_target(recognition, requested, unperturbed.numpy(), name)
+    inputs = (x, *others)
+    if choice.kind == "class":
+        target = fixed_class(reference.forward, inputs, choice.index or 0)
+    elif choice.kind == "predicted":
+        target = predicted_class(reference.forward, inputs)
+    elif choice.kind == "output":
+        target = scalar_output(reference.forward, inputs)
     else:
-        target = predicted_class(reference.forward, (x, *others))
-    kind: Kind = "classification" if raw.shape[1] > 1 else "regression"
-    return _described(target, output), _unchanged, kind
+        target = kind_target(reference.forward, choice)
+        return target, partial(KindScore, choice=choice), choice, reference_of(choice, unperturbed)
+    return replace(target, description=choice.description), _unchanged, choice, None
+
+
+def _recognise(context: AuditContext, subject: Subject) -> tuple[Recognition, str]:
+    """The first output's kind, from one forward pass on the audit's own inputs (the
+    output as the runtime gives it: the explained forwards flatten it), and its name."""
+    from harness.runtime.forward import run_forward
+
+    model, arrays = context.model, context.inputs.arrays
+    outputs = run_forward(model, arrays, context.device, context.config.threads)
+    output = next(iter(outputs.values()))
+    name = model.outputs[0].name if model.outputs else ""
+    attributed = arrays[subject.attributed]
+    made = made_by(model.onnx_proto, name) if model.onnx_proto is not None and name else None
+    batch = int(attributed.shape[0]) if attributed.ndim else 1
+    return recognise_output(output, batch, attributed, name, made), name
 
 
 def _reconstruction(forward: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:

@@ -100,6 +100,8 @@ def _explain(setup: Setup) -> ExplanationsSection:
         modality=setup.subject.modality,
         samples=setup.samples.count,
         target=setup.target.description,
+        target_kind=setup.choice.kind,
+        output_kind=setup.choice.output_kind,
         baseline=setup.baseline.description,
         batching=setup.batching_record(),
         conversion=backends.conversion,
