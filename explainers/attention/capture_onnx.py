@@ -12,6 +12,13 @@ This covers the TorchScript and dynamo exports of ``nn.MultiheadAttention`` and 
 Face eager attention, and hand-written ``softmax(QK^T/sqrt(d))``. Attention written with
 ``Einsum``, and attention inside control-flow subgraphs, is not found.
 
+A Softmax over an explicit axis (``axis=3``, as exporters other than PyTorch's write it)
+is the last axis only if its input's rank is that axis + 1. The rank comes from ONNX shape
+inference, else from ``observed_ranks``: the ranks onnxruntime gave those tensors when the
+stage ran the model with them promoted to outputs (``unranked_softmax_inputs`` names them).
+Every Softmax of the main graph is examined; ``examine_softmaxes`` gives each verdict, found
+or rejected, with its reason.
+
 Fused attention ops (``com.microsoft`` Attention and its kin, the opset-23 ``Attention``)
 hide their maps; they are listed, never unfused.
 
@@ -22,7 +29,7 @@ with a ``Mul`` by a per-head mask input after every softmax.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +37,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from harness.core.attention import SiteCandidate
 from harness.core.onnx_graph import (
     attribute,
     constant_names,
@@ -55,8 +63,11 @@ __all__ = [
     "SoftmaxSite",
     "ablation_model",
     "capture_model",
+    "examine_softmaxes",
     "find_fused_attention",
     "find_softmax_sites",
+    "promoted_model",
+    "unranked_softmax_inputs",
 ]
 
 # (domain, op type) of ops that compute attention in one node.
@@ -92,27 +103,84 @@ class SoftmaxSite:
     key_t: str
 
 
-def find_softmax_sites(model: onnx.ModelProto) -> tuple[SoftmaxSite, ...]:
+def find_softmax_sites(
+    model: onnx.ModelProto, observed_ranks: Mapping[str, int] | None = None
+) -> tuple[SoftmaxSite, ...]:
     """The attention softmaxes of the main graph, in graph (execution) order."""
+    return examine_softmaxes(model, observed_ranks)[0]
+
+
+def examine_softmaxes(
+    model: onnx.ModelProto, observed_ranks: Mapping[str, int] | None = None
+) -> tuple[tuple[SoftmaxSite, ...], tuple[SiteCandidate, ...]]:
+    """(the attention softmaxes, every Softmax of the main graph with its verdict), in
+    graph order; ``observed_ranks`` gives the ranks shape inference cannot."""
     graph = model.graph
     writers = producers(graph)
     constants = constant_names(graph)
-    known_ranks: dict[str, int] | None = None
-    sites = []
+    opset = opset_version(model)
+    inferred: dict[str, int] | None = None
+    sites, candidates = [], []
     for index, node in enumerate(graph.node):
         if not is_op(node, "Softmax"):
             continue
-        axis = _softmax_axis(node, opset_version(model))
-        if axis != -1:
-            known_ranks = _ranks(model) if known_ranks is None else known_ranks
-            if known_ranks.get(node.input[0]) != axis + 1:
-                continue
-        matmul = _scores_matmul(node.input[0], writers, constants, 0)
-        if matmul is None:
-            continue
         name = node.name or node.output[0] or f"Softmax_{index}"
+        trace = _Trace(writers, constants)
+        matmul = trace.scores_matmul(node.input[0], 0)
+        if matmul is None:
+            candidates.append(SiteCandidate(name, "rejected", trace.why_not()))
+            continue
+        axis = _softmax_axis(node, opset)
+        if axis != -1 and inferred is None:
+            inferred = _ranks(model)  # only when an explicit axis needs it: inference is slow
+        on_last, note = _last_axis(node.input[0], axis, inferred or {}, observed_ranks)
+        if not on_last:
+            candidates.append(SiteCandidate(name, "rejected", note))
+            continue
+        why = f"Softmax over the last axis of MatMul(Q, K^T) '{matmul.name}' ({note})"
+        candidates.append(SiteCandidate(name, "found", why))
         sites.append(SoftmaxSite(name, node.output[0], matmul.input[0], matmul.input[1]))
-    return tuple(sites)
+    return tuple(sites), tuple(candidates)
+
+
+def _last_axis(
+    tensor: str, axis: int, inferred: Mapping[str, int], observed: Mapping[str, int] | None
+) -> tuple[bool, str]:
+    """(whether a Softmax over ``axis`` of ``tensor`` runs over its last axis, and how that
+    is known, or why not)."""
+    if axis == -1:
+        return True, "axis -1"
+    rank, source = _rank(tensor, inferred, observed)
+    if rank is None:
+        return False, (
+            f"Softmax over axis {axis} of MatMul(Q, K^T), but its input's rank is unknown: "
+            "ONNX shape inference gives none and onnxruntime did not report it"
+        )
+    if rank != axis + 1:
+        return (
+            False,
+            f"Softmax over axis {axis} of a rank-{rank} input (its rank {source}): not its last",
+        )
+    return True, f"axis {axis} of a rank-{rank} input, its rank {source}"
+
+
+def unranked_softmax_inputs(model: onnx.ModelProto) -> tuple[str, ...]:
+    """The inputs of the Softmaxes over an explicit axis whose rank shape inference cannot
+    give and whose input is MatMul(Q, K^T): the tensors whose rank must be observed."""
+    graph = model.graph
+    writers, constants = producers(graph), constant_names(graph)
+    opset = opset_version(model)
+    wanted = [
+        node.input[0]
+        for node in graph.node
+        if is_op(node, "Softmax")
+        and _softmax_axis(node, opset) != -1
+        and _Trace(writers, constants).scores_matmul(node.input[0], 0) is not None
+    ]
+    if not wanted:
+        return ()
+    inferred = _ranks(model)
+    return tuple(dict.fromkeys(name for name in wanted if name not in inferred))
 
 
 def find_fused_attention(model: onnx.ModelProto) -> tuple[str, ...]:
@@ -131,15 +199,20 @@ def capture_model(
 ) -> onnx.ModelProto:
     """A copy of ``model`` whose outputs are its first output, then every site's map (and
     each site's query and transposed-key operands when ``with_qk``)."""
+    promoted = [site.output for site in sites]
+    if with_qk:
+        promoted += [name for site in sites for name in (site.query, site.key_t)]
+    return promoted_model(model, promoted)
+
+
+def promoted_model(model: onnx.ModelProto, names: Sequence[str]) -> onnx.ModelProto:
+    """A copy of ``model`` whose outputs are its first output, then each of ``names``."""
     copy = copy_model(model)
     first = copy.graph.output[0]
     del copy.graph.output[:]
     copy.graph.output.append(first)
-    promoted = [site.output for site in sites]
-    if with_qk:
-        promoted += [name for site in sites for name in (site.query, site.key_t)]
     types = _elem_types(model)
-    for name in dict.fromkeys(promoted):
+    for name in dict.fromkeys(names):
         if name != first.name:
             elem = types.get(name, TensorProto.FLOAT)
             copy.graph.output.append(helper.make_tensor_value_info(name, elem, None))
@@ -186,10 +259,14 @@ class OnnxCapturer:
     method = "attention Softmax outputs promoted to graph outputs on a copy, run by onnxruntime"
 
     def __init__(
-        self, model: onnx.ModelProto, threads: int | None = None, cuda: bool = False
+        self,
+        model: onnx.ModelProto,
+        threads: int | None = None,
+        cuda: bool = False,
+        observed_ranks: Mapping[str, int] | None = None,
     ) -> None:
         self.model = model
-        self.softmax_sites = find_softmax_sites(model)
+        self.softmax_sites, self.candidates = examine_softmaxes(model, observed_ranks)
         self.fused_ops = find_fused_attention(model)
         self.sites = tuple(Site(s.name, KIND, ablatable=True) for s in self.softmax_sites)
         self._settings = _session_settings(threads, cuda)
@@ -264,26 +341,71 @@ def _ranks(model: onnx.ModelProto) -> dict[str, int]:
     return {} if inferred is None else ranks(inferred.graph)
 
 
-def _scores_matmul(
-    tensor: str, writers: dict[str, onnx.NodeProto], constants: set[str], hops: int
-) -> onnx.NodeProto | None:
-    """The MatMul of queries and transposed keys that ``tensor`` is computed from, through
-    at most ``_MAX_HOPS`` scale/mask/cast ops."""
-    node = writers.get(tensor)
-    if node is None or hops > _MAX_HOPS or not is_default_domain(node.domain):
+def _rank(
+    tensor: str, inferred: Mapping[str, int], observed: Mapping[str, int] | None
+) -> tuple[int | None, str]:
+    """The rank of ``tensor`` and where it came from."""
+    if tensor in inferred:
+        return inferred[tensor], "inferred by ONNX shape inference"
+    if observed is not None and tensor in observed:
+        return observed[tensor], "observed by onnxruntime"
+    return None, ""
+
+
+class _Trace:
+    """Walks back from a Softmax's input to the MatMul of queries and transposed keys, and
+    remembers the closest miss, for the verdict's reason."""
+
+    def __init__(self, writers: dict[str, onnx.NodeProto], constants: set[str]) -> None:
+        self.writers = writers
+        self.constants = constants
+        self.misses: list[str] = []
+
+    def scores_matmul(self, tensor: str, hops: int) -> onnx.NodeProto | None:
+        """The MatMul of queries and transposed keys that ``tensor`` is computed from,
+        through at most ``_MAX_HOPS`` scale/mask/cast ops."""
+        node = self.writers.get(tensor)
+        if node is None or hops > _MAX_HOPS or not is_default_domain(node.domain):
+            made = "a graph input or constant" if node is None else f"{node.op_type} '{node.name}'"
+            if hops > _MAX_HOPS:
+                made = f"more than {_MAX_HOPS} scale, mask or cast ops"
+            self.misses.append(f"its input comes from {made}, not from MatMul(Q, K^T)")
+            return None
+        if node.op_type in ("MatMul", "Gemm"):
+            return self._check_matmul(node)
+        if node.op_type not in _SCORE_OPS:
+            self.misses.append(
+                f"its input comes from {node.op_type} '{node.name}', which is neither "
+                "MatMul(Q, K^T) nor a scale, mask or cast after one"
+            )
+            return None
+        operands = node.input[1:] if node.op_type == "Where" else node.input
+        for name in operands:
+            if name and name not in self.constants:
+                found = self.scores_matmul(name, hops + 1)
+                if found is not None:
+                    return found
         return None
-    if node.op_type == "MatMul":
-        computed = all(name not in constants for name in node.input)
-        return node if computed and _is_transposed_key(node.input[1], writers, 0) else None
-    if node.op_type not in _SCORE_OPS:
-        return None
-    operands = node.input[1:] if node.op_type == "Where" else node.input
-    for name in operands:
-        if name and name not in constants:
-            found = _scores_matmul(name, writers, constants, hops + 1)
-            if found is not None:
-                return found
-    return None
+
+    def _check_matmul(self, node: onnx.NodeProto) -> onnx.NodeProto | None:
+        if node.op_type == "Gemm" or any(name in self.constants for name in node.input):
+            self.misses.insert(
+                0,
+                f"its scores come from {node.op_type} '{node.name}' with a constant operand: "
+                "a projection by weights, not queries times keys",
+            )
+            return None
+        if not _is_transposed_key(node.input[1], self.writers, 0):
+            self.misses.insert(
+                0,
+                f"MatMul '{node.name}' multiplies two computed tensors, but its second "
+                "operand is not a transposed key (no Transpose moving the last axis)",
+            )
+            return None
+        return node
+
+    def why_not(self) -> str:
+        return self.misses[0] if self.misses else "no MatMul(Q, K^T) before it"
 
 
 def _is_transposed_key(tensor: str, writers: dict[str, onnx.NodeProto], hops: int) -> bool:

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from harness.core.attention import SiteCandidate
 from harness.explainers.attention.sites import Capture, Site
 
 __all__ = ["TorchAblator", "TorchCapturer", "attention_candidates", "hooked"]
@@ -113,6 +114,7 @@ class TorchCapturer:
     backend = "torch"
     method = "forward hooks on attention softmax and attention modules, removed after each run"
     fused_ops: tuple[str, ...] = ()
+    candidates: tuple[SiteCandidate, ...] = ()  # verdicts are the ONNX capture's
 
     def __init__(self, module: nn.Module, device: str = "cpu") -> None:
         self.module = module

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import numpy as np
 
+from harness.core.attention import SiteCandidate
+
 __all__ = ["Ablator", "Capture", "Capturer", "Site", "first_dim", "split_heads"]
 
 
@@ -45,6 +47,7 @@ class Capturer(Protocol):
     method: str
     backend: str
     fused_ops: tuple[str, ...]
+    candidates: tuple[SiteCandidate, ...]  # every softmax examined, found or rejected, and why
 
     def run(self, arrays: dict[str, np.ndarray], with_qk: bool = False) -> Capture: ...
 

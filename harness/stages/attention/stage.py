@@ -2,17 +2,19 @@
 
     samples    the model's task samples (up to the budget's count, fed in batches of the
                audit's batch size), or else the audit's own inputs
-    capture    onnxruntime with promoted Softmax outputs, or PyTorch forward hooks
+    capture    onnxruntime with promoted Softmax outputs (every Softmax examined, found or
+               rejected with its reason: ``candidates``), or PyTorch forward hooks
     verify     per layer: shape, rows summing to 1, padding, softmax(QK^T) recomputed on
                the first batch
     analyse    per head: entropy, distance, first-token and self share, ground-truth AUROC;
                rollout; ground truth per layer
-    ablate     head importance on the budget's first samples, when every head can be zeroed
-               and the model is a classifier
+    ablate     head importance on the budget's ablation samples, when every head can be
+               zeroed, on the explanations' target for the first output's kind
     display    maps of the first samples (those with relevant tokens, when the task marks
                them), cut to the display limit
 
-No attention found is ``skipped`` (naming any fused attention op), not an error.
+No attention found is ``skipped`` (naming any fused attention op, or how many softmaxes
+were rejected), not an error.
 """
 
 from __future__ import annotations
@@ -42,8 +44,8 @@ __all__ = ["attention_stage"]
 
 def attention_stage(context: AuditContext) -> AttentionSection:
     budget = BUDGETS[context.config.budget]
-    capturer = capturer_for(context)
     feed = feed_for(context, budget)
+    capturer = capturer_for(context, feed)
     not_done: dict[str, str] = {}
     captured = capture_maps(capturer, feed, not_done)
     capture = captured.capture
@@ -51,12 +53,16 @@ def attention_stage(context: AuditContext) -> AttentionSection:
         reason = "no attention found"
         if capturer.fused_ops:
             reason = f"fused attention ({', '.join(capturer.fused_ops)})"
+        elif capturer.candidates:
+            count = len(capturer.candidates)
+            reason += f" ({count} Softmax node{'s' * (count > 1)} rejected: see candidates)"
         return AttentionSection(
             status="skipped",
             reason=reason,
             budget=context.config.budget,
             backend=capturer.backend,  # type: ignore[arg-type]
             fused_ops=capturer.fused_ops,
+            candidates=capturer.candidates,
         )
     if capturer.fused_ops:
         not_done["fused attention"] = (
@@ -98,7 +104,8 @@ def _analyse(
         fused_ops=capturer.fused_ops,
         rollout=Rollout(ROLLOUT_VARIANT, ROLLOUT_QUERY, square) if square else None,
         ground_truth=ground_truth(feed, samples, received, square, tokens, not_done),
-        ablation=head_ablation(context, budget, feed, capture, maps, not_done),
+        ablation=head_ablation(context, budget, feed, capturer, captured, maps, not_done),
         display=shown_maps(feed, samples, maps, tokens),
         not_done=not_done,
+        candidates=capturer.candidates,
     )

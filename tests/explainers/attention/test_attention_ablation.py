@@ -10,7 +10,11 @@ import numpy as np
 import onnx
 import pytest
 
-from harness.explainers.attention.ablation import DOMINANT_SHARE, head_importance
+from harness.explainers.attention.ablation import (
+    DOMINANT_SHARE,
+    MIN_REDUNDANCY_SAMPLES,
+    head_importance,
+)
 from harness.explainers.attention.capture_onnx import OnnxAblator, OnnxCapturer, find_softmax_sites
 from harness.explainers.attention.capture_torch import TorchAblator, TorchCapturer
 from harness.models import get_reference
@@ -103,7 +107,8 @@ def fake_run(masks: Sequence[np.ndarray]) -> np.ndarray:
 
 def test_head_importance_measures_each_drop_and_flags_heads() -> None:
     original = fake_run(keep_all([2, 2]))
-    ablation = head_importance(fake_run, original, [2, 2], "fake", "logits")
+    target = "predicted-class logit of output 'logits'"
+    ablation = head_importance(fake_run, original, [2, 2], "fake", target=target)
     drops = {(h.layer, h.head): h.drop for h in ablation.heads}
     assert drops == pytest.approx(EFFECTS)
     flags = {(h.layer, h.head): h.flag for h in ablation.heads}
@@ -115,11 +120,47 @@ def test_head_importance_measures_each_drop_and_flags_heads() -> None:
     assert ablation.target == "predicted-class logit of output 'logits'"
 
 
-def test_head_importance_needs_a_classifier_output() -> None:
+def test_the_default_score_needs_a_classifier_output() -> None:
+    def hidden(masks: Sequence[np.ndarray]) -> np.ndarray:
+        return np.zeros((2, 3, 4))
+
     with pytest.raises(ValueError, match="not \\(batch, classes\\)"):
-        head_importance(fake_run, np.zeros((2, 3, 4)), [2, 2], "fake", "hidden")
+        head_importance(hidden, np.zeros((2, 3, 4)), [2, 2], "fake")
 
 
 def test_unablated_difference_is_recorded() -> None:
     shifted = fake_run(keep_all([2, 2])) + 0.25
-    assert head_importance(fake_run, shifted, [2, 2], "fake", "x").unablated_max_abs_diff == 0.25
+    assert head_importance(fake_run, shifted, [2, 2], "fake").unablated_max_abs_diff == 0.25
+
+
+def test_the_given_score_is_the_target_and_compares_with_the_unablated_output() -> None:
+    """A score of class 1 against the unablated output: zeroing head (0, 0) moves only
+    class 0, so it changes nothing there, and (0, 1) drops class 1 by its effect."""
+
+    def run(masks: Sequence[np.ndarray]) -> np.ndarray:
+        return np.array([[10.0 - 3.0 * (not masks[0][0]), 5.0 - 1.5 * (not masks[0][1])]] * 3)
+
+    seen: list[np.ndarray] = []
+
+    def score(output: np.ndarray, unablated: np.ndarray) -> np.ndarray:
+        seen.append(unablated)
+        return output[:, 1]
+
+    ablation = head_importance(run, run([np.ones(2)]), [2], "fake", score, "class 1", "class")
+    assert [h.drop for h in ablation.heads] == [0.0, 1.5]
+    assert all(np.array_equal(u, run([np.ones(2)])) for u in seen)
+    assert (ablation.target, ablation.target_kind, ablation.baseline_score) == (
+        "class 1", "class", 5.0
+    )  # fmt: skip
+    assert [h.flag for h in ablation.heads] == ["redundant", "dominant"]
+
+
+def test_redundancy_is_never_claimed_from_one_sample() -> None:
+    def one(masks: Sequence[np.ndarray]) -> np.ndarray:
+        return fake_run(masks)[:1]
+
+    assert MIN_REDUNDANCY_SAMPLES == 2
+    ablation = head_importance(one, one(keep_all([2, 2])), [2, 2], "fake")
+    flags = {(h.layer, h.head): h.flag for h in ablation.heads}
+    assert ablation.samples == 1 and flags[(0, 1)] is None  # its drop is 0 all the same
+    assert flags[(0, 0)] == "dominant"
