@@ -119,8 +119,12 @@ def build_sentence_embedding(dest: Path) -> Path:
     states = g.op("Tanh", [proj], "token_embeddings")
     mask = g.op("Cast", ["attention_mask"], "mask_float", to=TensorProto.FLOAT)
     mask3 = g.op("Unsqueeze", [mask, g.ints("last_axis", [2])], "mask3")
-    summed = g.op("ReduceSum", [g.op("Mul", [states, mask3], "masked"), g.ints("seq_axis", [1])],
-                  "summed", keepdims=0)  # fmt: skip
+    summed = g.op(
+        "ReduceSum",
+        [g.op("Mul", [states, mask3], "masked"), g.ints("seq_axis", [1])],
+        "summed",
+        keepdims=0,
+    )
     count = g.op("ReduceSum", [mask3, "seq_axis"], "count", keepdims=0)
     floor = g.op("Max", [count, g.constant("one", np.ones(1, np.float32))], "count_floor")
     g.op("Div", [summed, floor], "sentence_embedding")
@@ -139,8 +143,12 @@ def build_segmentation(dest: Path) -> Path:
     per-pixel class probability map of the input's spatial size out, (batch, 4, 16, 16),
     softmax over the class axis."""
     g = _Graph(seed=12)
-    x = g.op("Conv", ["pixel_values", g.weight("conv1", (8, 3, 3, 3)), g.weight("b1", (8,))],
-             "conv1_out", pads=[1, 1, 1, 1])  # fmt: skip
+    x = g.op(
+        "Conv",
+        ["pixel_values", g.weight("conv1", (8, 3, 3, 3)), g.weight("b1", (8,))],
+        "conv1_out",
+        pads=[1, 1, 1, 1],
+    )
     x = g.op("Relu", [x], "relu1")
     weight = g.weight("classifier", (SEGMENTATION_CLASSES, 8, 1, 1))
     logits = g.op("Conv", [x, weight, g.weight("b2", (SEGMENTATION_CLASSES,))], "seg_logits")
@@ -156,10 +164,12 @@ def build_ctc_head(dest: Path) -> Path:
     exports): (batch, 14, 8) feature frames, paired (time downsampled by 2), projected to 6
     classes (class 0 the blank), time-major log-probabilities (7, batch, 6)."""
     g = _Graph(seed=13)
-    pairs = g.op("Reshape", ["features", g.ints("pair_shape", [0, CTC_FRAMES, 2 * CTC_FEATURES])],
-                 "paired")  # fmt: skip
-    hidden = g.op("Relu", [g.op("MatMul", [pairs, g.weight("w1", (2 * CTC_FEATURES, 16))], "h")],
-                  "h_relu")  # fmt: skip
+    pairs = g.op(
+        "Reshape", ["features", g.ints("pair_shape", [0, CTC_FRAMES, 2 * CTC_FEATURES])], "paired"
+    )
+    hidden = g.op(
+        "Relu", [g.op("MatMul", [pairs, g.weight("w1", (2 * CTC_FEATURES, 16))], "h")], "h_relu"
+    )
     logits = g.op("MatMul", [hidden, g.weight("w2", (16, CTC_CLASSES))], "frame_logits")
     time_major = g.op("Transpose", [logits], "time_major", perm=[1, 0, 2])
     g.op("LogSoftmax", [time_major], "log_probs", axis=2)
@@ -177,23 +187,33 @@ def build_detection_head(dest: Path) -> Path:
     image in, one row per anchor out, (batch, 16, 6) = [x1, y1, x2, y2, score, class], the
     score a sigmoid and the class an argmax cast to float."""
     g = _Graph(seed=14)
-    cells = g.op("Conv", ["pixel_values", g.weight("stem", (8, 3, 4, 4)), g.weight("sb", (8,))],
-                 "cells", strides=[4, 4])  # fmt: skip
-    flat = g.op("Reshape", [g.op("Relu", [cells], "cells_relu"), g.ints("rows", [0, 8, -1])],
-                "flat")  # fmt: skip
+    cells = g.op(
+        "Conv",
+        ["pixel_values", g.weight("stem", (8, 3, 4, 4)), g.weight("sb", (8,))],
+        "cells",
+        strides=[4, 4],
+    )
+    flat = g.op(
+        "Reshape", [g.op("Relu", [cells], "cells_relu"), g.ints("rows", [0, 8, -1])], "flat"
+    )
     anchors = g.op("Transpose", [flat], "anchors", perm=[0, 2, 1])  # (batch, 16, 8)
     xy = g.op("Sigmoid", [g.op("MatMul", [anchors, g.weight("wxy", (8, 2))], "xy_raw")], "xy01")
     wh = g.op("Sigmoid", [g.op("MatMul", [anchors, g.weight("wwh", (8, 2))], "wh_raw")], "wh01")
     size = g.constant("image_size", np.full(1, float(IMAGE_SIZE), np.float32))
-    half = g.op("Mul", [wh, g.constant("quarter_image", np.full(1, IMAGE_SIZE / 4, np.float32))],
-                "half_wh")  # fmt: skip
+    half = g.op(
+        "Mul", [wh, g.constant("quarter_image", np.full(1, IMAGE_SIZE / 4, np.float32))], "half_wh"
+    )
     centre = g.op("Mul", [xy, size], "centre")
     x1y1 = g.op("Sub", [centre, half], "x1y1")
     x2y2 = g.op("Add", [centre, half], "x2y2")
     score = g.op("Sigmoid", [g.op("MatMul", [anchors, g.weight("wobj", (8, 1))], "obj")], "score")
     classes = g.op("MatMul", [anchors, g.weight("wcls", (8, 3))], "class_logits")
-    label = g.op("Cast", [g.op("ArgMax", [classes], "label_i", axis=2, keepdims=1)], "label",
-                 to=TensorProto.FLOAT)  # fmt: skip
+    label = g.op(
+        "Cast",
+        [g.op("ArgMax", [classes], "label_i", axis=2, keepdims=1)],
+        "label",
+        to=TensorProto.FLOAT,
+    )
     g.op("Concat", [x1y1, x2y2, score, label], "detections", axis=2)
     out = helper.make_tensor_value_info(
         "detections", TensorProto.FLOAT, ["batch", DETECTION_ROWS, 6]
@@ -211,16 +231,16 @@ def build_vit_unranked(dest: Path) -> Path:
     inference cannot give the rank of anything after it (no value_info is written either);
     the attention itself is ``Softmax(MatMul(q * scale, Transpose(k)), axis=3)``."""
     g = _Graph(seed=15)
-    patches = g.op("Conv", ["pixel_values", g.weight("patch", (VIT_DIM, 3, 4, 4)),
-                            g.weight("patch_b", (VIT_DIM,))], "patches", strides=[4, 4])  # fmt: skip
-    tokens = g.op("Transpose", [_runtime_reshape(g, patches, [0, VIT_DIM, -1], "tok")],
-                  "tokens0", perm=[0, 2, 1])  # fmt: skip
+    kernel, bias = g.weight("patch", (VIT_DIM, 3, 4, 4)), g.weight("patch_b", (VIT_DIM,))
+    patches = g.op("Conv", ["pixel_values", kernel, bias], "patches", strides=[4, 4])
+    flat = _runtime_reshape(g, patches, [0, VIT_DIM, -1], "tok")
+    tokens = g.op("Transpose", [flat], "tokens0", perm=[0, 2, 1])
     g.constant("scale", np.full(1, (VIT_DIM // VIT_HEADS) ** -0.5, np.float32))
     for layer in range(VIT_LAYERS):
         tokens = _vit_layer(g, tokens, layer)
     pooled = g.op("ReduceMean", [tokens], "pooled", axes=[1], keepdims=0)
-    logits = g.op("Add", [g.op("MatMul", [pooled, g.weight("head", (VIT_DIM, VIT_CLASSES))],
-                               "head_mm"), g.weight("head_b", (VIT_CLASSES,))], "logits")  # fmt: skip
+    projected = g.op("MatMul", [pooled, g.weight("head", (VIT_DIM, VIT_CLASSES))], "head_mm")
+    logits = g.op("Add", [projected, g.weight("head_b", (VIT_CLASSES,))], "logits")
     g.op("Softmax", [logits], "probs", axis=-1)
     outputs = [
         helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", VIT_CLASSES])
@@ -235,8 +255,9 @@ def _vit_layer(g: _Graph, tokens: str, layer: int) -> str:
     dh = VIT_DIM // VIT_HEADS
 
     def heads(name: str, perm: list[int]) -> str:
-        projected = g.op("MatMul", [tokens, g.weight(p + name + "_w", (VIT_DIM, VIT_DIM))],
-                         p + name)  # fmt: skip
+        projected = g.op(
+            "MatMul", [tokens, g.weight(p + name + "_w", (VIT_DIM, VIT_DIM))], p + name
+        )
         split = _runtime_reshape(g, projected, [0, 0, VIT_HEADS, dh], p + name + "_split")
         return g.op("Transpose", [split], p + name + "_heads", perm=perm)
 
@@ -245,8 +266,9 @@ def _vit_layer(g: _Graph, tokens: str, layer: int) -> str:
     v = heads("v", [0, 2, 1, 3])
     scores = g.op("MatMul", [q, k_t], p + "scores")
     attention = g.op("Softmax", [scores], p + "attention", axis=3)
-    context = g.op("Transpose", [g.op("MatMul", [attention, v], p + "ctx")], p + "ctx_t",
-                   perm=[0, 2, 1, 3])  # fmt: skip
+    context = g.op(
+        "Transpose", [g.op("MatMul", [attention, v], p + "ctx")], p + "ctx_t", perm=[0, 2, 1, 3]
+    )
     merged = _runtime_reshape(g, context, [0, 0, VIT_DIM], p + "merged")
     out = g.op("MatMul", [merged, g.weight(p + "o_w", (VIT_DIM, VIT_DIM))], p + "out")
     return g.op("Add", [tokens, out], p + "residual")
@@ -257,8 +279,9 @@ def _runtime_reshape(g: _Graph, tensor: str, dims: list[int], name: str) -> str:
     input's Shape, multiplied by 0 and added to ``dims``, then squeezed by axes that are
     themselves computed, so shape inference cannot tell the shape's length (the rank)."""
     shape = g.op("Shape", [tensor], name + "_shape")
-    first = g.op("Slice", [shape, g.ints(name + "_s0", [0]), g.ints(name + "_s1", [1])],
-                 name + "_first")  # fmt: skip
+    first = g.op(
+        "Slice", [shape, g.ints(name + "_s0", [0]), g.ints(name + "_s1", [1])], name + "_first"
+    )
     zeros = g.op("Mul", [first, g.ints(name + "_zero", [0])], name + "_zeros")
     wanted = g.op("Add", [zeros, g.ints(name + "_dims", dims)], name + "_wanted")
     # Unsqueeze then Squeeze by an axis taken from a runtime value: the length is unknown.
