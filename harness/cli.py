@@ -107,6 +107,12 @@ def _add_audit(commands: Any) -> None:
         metavar="NAME=V",
         help="fill an input with a constant (scalars, recurrent state); repeatable",
     )
+    audit.add_argument(
+        "--max-input-bytes",
+        metavar="SIZE",
+        help="refuse inputs (and --data) larger than SIZE in all, before allocating them: "
+        "bytes, or e.g. 512MiB, 8GiB (default 2GiB)",
+    )
     audit.add_argument("--device", choices=DEVICES, help="default auto: CUDA when usable")
     audit.add_argument("--seed", type=int, metavar="N", help="seed of synthetic inputs (0)")
     audit.add_argument(

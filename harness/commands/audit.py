@@ -74,6 +74,7 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         skip=args.skip,
         quiet=args.quiet,
         force=args.force,
+        max_input_bytes=args.max_input_bytes,
     )
 
 

@@ -15,6 +15,7 @@ The TOML file is ``--config FILE``, or else the ``[tool.harness]`` table of the 
     backend = "auto"             # auto | onnxruntime | torch | all (efficiency runtimes)
     explainers = ["saliency", "occlusion"]   # or "saliency,occlusion"; default by budget
     samples = 8                  # samples explained; default by budget
+    max_input_bytes = "2GiB"     # refuse inputs above this (bytes, or KiB/MiB/GiB/TiB)
     target = 3                   # class attributed, or a form: "cosine", "region", ...;
                                  # default: the output kind's (README: Targets)
     skip = ["attention"]
@@ -46,6 +47,7 @@ from harness.core.thresholds import FindingThresholds, thresholds_from_table
 __all__ = [
     "BACKENDS",
     "BUDGETS",
+    "DEFAULT_MAX_INPUT_BYTES",
     "DEVICES",
     "STAGE_NAMES",
     "THREADS_PER_CPU",
@@ -55,6 +57,7 @@ __all__ = [
     "find_pyproject",
     "findings_from_file",
     "parse_dims",
+    "parse_size",
     "parse_target",
     "parse_value",
     "read_toml",
@@ -80,6 +83,13 @@ STAGE_NAMES = ("efficiency", "explanations", "attention")
 # which exhausts the process and kills it.
 THREADS_PER_CPU = 4
 
+# The inputs an audit feeds (and --data it reads) may hold at most this many bytes unless
+# --max-input-bytes says otherwise: every tensor's size is estimated from its shape and dtype
+# (or a data file's headers) and refused before anything is allocated, so a dim of 10**7 or
+# a zip bomb costs an error line, not the machine's memory. 2 GiB holds any realistic batch
+# (a 64x3x1024x1024 float32 image batch is 768 MiB).
+DEFAULT_MAX_INPUT_BYTES = 2 * 1024**3
+
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 
 
@@ -102,6 +112,8 @@ class AuditConfig:
     # Names are checked against the registry by the pipeline (this leaf module cannot).
     explainers: tuple[str, ...] = ()
     samples: int | None = None  # samples the explanations stage explains; None = by budget
+    # The most bytes the fed inputs may hold together (and --data may decompress to).
+    max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
     # The output index attributed, or a named form (TARGET_FORMS: "norm", "region", ...);
     # None = the default for the kind of the first output (the predicted class of classes).
     target: int | str | None = None
@@ -143,6 +155,26 @@ def parse_dims(text: str, flag: str = "--shape") -> tuple[tuple[int, ...], str |
             )
         dims.append(int(part))
     return tuple(dims), dtype or None
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+
+
+def parse_size(text: str, flag: str = "--max-input-bytes") -> int:
+    """A size in bytes from the command line: ``"2147483648"``, ``"512MiB"``, ``"2GiB"``."""
+    stripped = text.strip()
+    digits = stripped.rstrip("BbIiKkMmGgTt ")
+    unit = stripped[len(digits) :].strip().lower()
+    # 20 digits reach far past any memory; more would only test int()'s digit limit.
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 20) or unit not in _SIZE_UNITS:
+        raise UsageError(
+            f"{flag} '{shorten(text)}' is not a size; give bytes or a number with KiB, MiB, "
+            "GiB or TiB, e.g. 4GiB"
+        )
+    size = int(digits) * _SIZE_UNITS[unit]
+    if size < 1:
+        raise UsageError(f"{flag} must be at least 1 byte, got '{shorten(text)}'")
+    return size
 
 
 def parse_value(text: str, flag: str = "--value") -> ScalarValue:
@@ -221,6 +253,7 @@ def settings_from_flags(
     skip: list[str] | None = None,
     quiet: bool = False,
     force: bool = False,
+    max_input_bytes: str | None = None,
 ) -> dict[str, Any]:
     """Command-line options as settings; options not given are left out."""
     settings: dict[str, Any] = {}
@@ -246,6 +279,8 @@ def settings_from_flags(
     settings.update({k: v for k, v in optional.items() if v is not None})
     if explainers is not None:
         settings["explainers"] = explainers
+    if max_input_bytes is not None:
+        settings["max_input_bytes"] = max_input_bytes
     if skip:
         settings["skip"] = list(skip)
     if quiet:
@@ -310,7 +345,7 @@ def read_toml(path: Path, kind: str = "config", flag: str = "--config") -> dict[
 
 _KEYS = (
     "out", "shape", "data", "value", "device", "seed", "threads", "budget", "backend",
-    "explainers", "samples", "target", "skip", "quiet", "force", "findings",
+    "explainers", "samples", "target", "skip", "quiet", "force", "findings", "max_input_bytes",
 )  # fmt: skip
 
 
@@ -373,6 +408,8 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
         settings["target"] = parse_target(settings["target"], where)
     if "explainers" in settings:
         settings["explainers"] = _method_names(settings["explainers"], where)
+    if "max_input_bytes" in settings:
+        settings["max_input_bytes"] = _size(settings["max_input_bytes"], where)
     for key in ("quiet", "force"):
         if key in settings and not isinstance(settings[key], bool):
             raise UsageError(f"{where} '{key}' must be true or false, got {settings[key]!r}")
@@ -434,6 +471,15 @@ def _method_names(value: Any, where: str) -> tuple[str, ...]:
     return names
 
 
+def _size(value: Any, where: str) -> int:
+    """--max-input-bytes as given (bytes, or a string such as "2GiB") -> bytes."""
+    if not (_is_int(value) or isinstance(value, str)):
+        raise UsageError(
+            f"{where} --max-input-bytes must be a size (bytes, or e.g. '2GiB'), got {value!r}"
+        )
+    return parse_size(str(value), f"{where} --max-input-bytes")
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -458,7 +504,7 @@ def _merge(config: AuditConfig, settings: dict[str, Any], source: str) -> AuditC
         changes["skip"] = tuple(dict.fromkeys((*config.skip, *settings["skip"])))
     for key in (
         "out", "data", "device", "seed", "threads", "budget", "backend", "explainers",
-        "samples", "target", "quiet", "force", "findings",
+        "samples", "target", "quiet", "force", "findings", "max_input_bytes",
     ):  # fmt: skip
         if key in settings:
             changes[key] = settings[key]

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Dim", "LoadedModel", "TensorSpec", "shape_text"]
+__all__ = ["MAX_RANK", "Dim", "LoadedModel", "TensorSpec", "is_batch_dim", "shape_text"]
 
 # A dimension: a fixed size, a symbolic name (dynamic, named in the graph), or None
 # (dynamic and unnamed).
 Dim = int | str | None
 
 ModelFormat = Literal["onnx", "pytorch"]
+
+# Dim names that mean "the batch": input resolution sizes them 1 by default, and the forward
+# pass may split a large batch along them (every sample computed on its own).
+_BATCH_DIM_NAMES = re.compile(r"^(batch|batch_?size|n|b|bs|num_?samples)$", re.IGNORECASE)
+
+# The most dims a tensor the harness feeds or reads may have: numpy's limit (NPY_MAXDIMS),
+# so a rank-65 input is refused with a message instead of failing inside numpy.
+MAX_RANK = 64
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,11 @@ class LoadedModel:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+
+def is_batch_dim(dim: Dim) -> bool:
+    """Whether ``dim`` is a symbolic dim named as the batch: batch, batch_size, N, ..."""
+    return isinstance(dim, str) and _BATCH_DIM_NAMES.match(dim) is not None
 
 
 def shape_text(shape: tuple[Dim, ...]) -> str:

@@ -4,6 +4,10 @@ Order of evidence: ``--data`` arrays, then ``--shape``, then documented defaults
 dim's name. A default other than the batch size is recorded as a warning in the result:
 the harness says what it chose, it never guesses silently.
 
+A dim the model declares as 0 or negative (some exporters write -1) is no size the harness
+can feed: it takes its size only from ``--shape`` or ``--data``, and without one the input is
+refused, naming the dim.
+
 Defaults (README documents the same table):
 
     name matches                        size   warning
@@ -21,14 +25,13 @@ import re
 from dataclasses import dataclass, field
 
 from harness.core.errors import DataError, InputResolutionError, UsageError
-from harness.core.model import TensorSpec, shape_text
+from harness.core.model import TensorSpec, is_batch_dim, shape_text
 
 __all__ = ["DEFAULT_SEQUENCE", "DEFAULT_SPATIAL", "DimBinder"]
 
 DEFAULT_SEQUENCE = 128
 DEFAULT_SPATIAL = 224
 
-_BATCH_NAMES = re.compile(r"^(batch|batch_?size|n|b|bs|num_?samples)$", re.IGNORECASE)
 _SEQUENCE_NAMES = re.compile(
     r"(seq|sequence|len|length|token|time|step|frame|position)", re.IGNORECASE
 )
@@ -45,6 +48,9 @@ class DimBinder:
     # fewer rows, say); ``sequence_defaulted`` tells it whether a retry can help.
     sequence_default: int = DEFAULT_SEQUENCE
     sequence_defaulted: bool = False
+    # Sizes --shape or --data gave dims that have no name to bind (unnamed dynamic dims, and
+    # dims declared 0 or negative), by (input, axis).
+    given_sizes: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def bind_given(self, spec: TensorSpec, given: tuple[int, ...], origin: str) -> None:
         """Check ``given`` (from --shape or --data) against the declared shape and bind it."""
@@ -72,7 +78,9 @@ class DimBinder:
         error: type[UsageError] | type[DataError],
     ) -> None:
         where = f"input '{spec.name}' dim {axis}"
-        if isinstance(declared, int) and declared != size:
+        if declared is None or (isinstance(declared, int) and declared < 1):
+            self.given_sizes[(spec.name, axis)] = size
+        if isinstance(declared, int) and declared >= 1 and declared != size:
             raise error(
                 f"{where} is fixed at {declared} ({spec.shape_text()}), {origin} gives "
                 f"{size}; the model cannot take another size there"
@@ -90,8 +98,16 @@ class DimBinder:
         return tuple(self._resolve_dim(spec, axis, d) for axis, d in enumerate(spec.shape))
 
     def _resolve_dim(self, spec: TensorSpec, axis: int, declared: int | str | None) -> int:
-        if isinstance(declared, int):
+        if isinstance(declared, int) and declared >= 1:
             return declared
+        if (spec.name, axis) in self.given_sizes:  # only unnamed or non-positive dims
+            return self.given_sizes[(spec.name, axis)]
+        if isinstance(declared, int):
+            what = "an empty tensor, which cannot be audited" if declared == 0 else "not a size"
+            raise InputResolutionError(
+                f"input '{spec.name}' dim {axis} is declared {declared} ({spec.shape_text()}): "
+                f"{what}; pass --shape {spec.name}={self.example(spec)} to give it a size"
+            )
         if declared is not None and declared in self.sizes:
             return self.sizes[declared]
         size, warning = _default_size(declared, axis)
@@ -115,15 +131,20 @@ class DimBinder:
     def example(self, spec: TensorSpec) -> str:
         """A --shape value for ``spec`` with what is known filled in and N elsewhere."""
         parts = []
-        for d in spec.shape:
-            known = d if isinstance(d, int) else self.sizes.get(d) if d else None
+        for axis, d in enumerate(spec.shape):
+            if isinstance(d, int) and d >= 1:
+                known: int | None = d
+            elif isinstance(d, str):
+                known = self.sizes.get(d)
+            else:
+                known = self.given_sizes.get((spec.name, axis))
             parts.append(str(known) if known is not None else "N")
         return "x".join(parts) or "scalar"
 
 
 def _default_size(name: str | None, axis: int) -> tuple[int | None, str]:
     """The documented default for a dim, and why (empty when no warning is due)."""
-    if name and _BATCH_NAMES.match(name):
+    if is_batch_dim(name):
         return 1, ""
     if name and _SEQUENCE_NAMES.search(name):
         return DEFAULT_SEQUENCE, "a sequence length"

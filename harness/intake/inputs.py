@@ -14,6 +14,9 @@ by dtype and role. Synthetic roles (README documents the same table):
     bool                                   false
     other integer                          zeros, with a warning
     rank-0 (scalar)                        no default: pass --value NAME=V
+
+Every input's shape is resolved and its bytes counted against ``--max-input-bytes`` before
+any input is allocated (``harness.intake.sizes``); ``--data`` is counted from its headers.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from harness.core.array_stats import value_range
-from harness.core.config import AuditConfig, ScalarValue
+from harness.core.config import DEFAULT_MAX_INPUT_BYTES, AuditConfig, ScalarValue
 from harness.core.errors import DataError, InputResolutionError, UsageError
-from harness.core.model import LoadedModel, TensorSpec
+from harness.core.model import MAX_RANK, LoadedModel, TensorSpec
 from harness.core.result import FedTensor
 from harness.intake.data_file import read_data, validate_array
 from harness.intake.dims import DEFAULT_SEQUENCE, DimBinder
 from harness.intake.samples import TaskSamples, task_samples
+from harness.intake.sizes import InputBytes, array_bytes, describe
 
 __all__ = ["ResolvedInputs", "resolve_inputs", "synthetic_array"]
 
@@ -54,6 +58,8 @@ class ResolvedInputs:
     # The reference task's samples that were fed (with labels and ground-truth masks for
     # later stages), or None.
     task: TaskSamples | None = None
+    # --max-input-bytes: stages that draw further samples stay within it too.
+    max_bytes: int = DEFAULT_MAX_INPUT_BYTES
 
 
 def resolve_inputs(
@@ -61,14 +67,16 @@ def resolve_inputs(
 ) -> ResolvedInputs:
     _check_names(model, config)
     binder = DimBinder(sequence_default=sequence_default)
+    budget = InputBytes(config.max_input_bytes)
     data_specs = tuple(s for s in model.inputs if s.name not in config.values)
-    arrays = _from_data(config.data, data_specs, binder) if config.data else {}
+    arrays = _from_data(config.data, data_specs, binder, budget) if config.data else {}
     task = None if config.data or config.values else _from_task(model, config, binder)
     if task is not None:
         arrays = task.arrays
     for spec in model.inputs:
         if spec.name in config.shapes:
             binder.bind_given(spec, config.shapes[spec.name], "--shape")
+    shapes = _planned_shapes(model, arrays, binder, budget)
     fed: dict[str, tuple[np.ndarray, FedTensor]] = {}
     for spec in model.inputs:
         if task is not None:
@@ -77,9 +85,9 @@ def resolve_inputs(
         elif spec.name in arrays:
             fed[spec.name] = (arrays[spec.name], _record(spec, arrays[spec.name], "data", "--data"))
         elif spec.name in config.values:
-            fed[spec.name] = _constant(spec, binder, config.values[spec.name])
+            fed[spec.name] = _constant(spec, shapes[spec.name], config.values[spec.name])
         else:
-            fed[spec.name] = _synthetic(spec, binder, config.seed)
+            fed[spec.name] = _synthetic(spec, shapes[spec.name], binder, config.seed)
     return ResolvedInputs(
         arrays={name: pair[0] for name, pair in fed.items()},
         tensors=tuple(pair[1] for pair in fed.values()),
@@ -87,7 +95,30 @@ def resolve_inputs(
         warnings=tuple(binder.warnings),
         sequence_defaulted=binder.sequence_defaulted,
         task=task,
+        max_bytes=config.max_input_bytes,
     )
+
+
+def _planned_shapes(
+    model: LoadedModel, given: dict[str, np.ndarray], binder: DimBinder, budget: InputBytes
+) -> dict[str, tuple[int, ...]]:
+    """The shape of every input intake builds (those not in ``given``), each counted
+    against the input limit before any of them is allocated."""
+    shapes = {}
+    for spec in model.inputs:
+        if spec.name in given:
+            continue
+        shape = binder.resolve(spec)
+        if len(shape) > MAX_RANK:
+            raise InputResolutionError(
+                f"input '{spec.name}' has {len(shape)} dims; numpy and the runtimes hold at "
+                f"most {MAX_RANK}: pass a --shape of at most {MAX_RANK} dims"
+            )
+        nbytes = array_bytes(shape, _numpy_dtype(spec).itemsize)
+        what = describe(spec.name, shape, spec.dtype)
+        budget.add(what, nbytes, InputResolutionError, "pass a smaller --shape")
+        shapes[spec.name] = shape
+    return shapes
 
 
 def _check_names(model: LoadedModel, config: AuditConfig) -> None:
@@ -129,24 +160,25 @@ def _from_task(model: LoadedModel, config: AuditConfig, binder: DimBinder) -> Ta
         )
         return None
     binder.sizes.update(trial.sizes)
+    binder.given_sizes.update(trial.given_sizes)
     return samples
 
 
 def _from_data(
-    path: Path, specs: tuple[TensorSpec, ...], binder: DimBinder
+    path: Path, specs: tuple[TensorSpec, ...], binder: DimBinder, budget: InputBytes
 ) -> dict[str, np.ndarray]:
-    arrays = read_data(path, specs)
+    arrays = read_data(path, specs, budget)
     for spec in specs:
         validate_array(spec, arrays[spec.name], binder)
     return arrays
 
 
 def _constant(
-    spec: TensorSpec, binder: DimBinder, value: ScalarValue
+    spec: TensorSpec, shape: tuple[int, ...], value: ScalarValue
 ) -> tuple[np.ndarray, FedTensor]:
     dtype = _numpy_dtype(spec)
     _check_value_fits(spec, dtype, value)
-    array = np.full(binder.resolve(spec), value, dtype=dtype)
+    array = np.full(shape, value, dtype=dtype)
     return array, _record(spec, array, "value", f"constant {value} (--value)")
 
 
@@ -170,15 +202,24 @@ def _check_value_fits(spec: TensorSpec, dtype: np.dtype, value: ScalarValue) -> 
             f"--value {spec.name}={value} does not fit input '{spec.name}' of dtype "
             f"{spec.dtype}; pass a value of that type"
         )
+    # The rule --data follows: an id outside the table is not wrapped or clamped, it is
+    # refused (a negative one would silently index from the end in Gather).
+    rows = spec.index_range
+    if rows is not None and not 0 <= value < rows:
+        raise UsageError(
+            f"--value {spec.name}={value}: input '{spec.name}' indexes a table of {rows} rows; "
+            f"ids must lie in [0, {rows})"
+        )
 
 
-def _synthetic(spec: TensorSpec, binder: DimBinder, seed: int) -> tuple[np.ndarray, FedTensor]:
+def _synthetic(
+    spec: TensorSpec, shape: tuple[int, ...], binder: DimBinder, seed: int
+) -> tuple[np.ndarray, FedTensor]:
     if spec.rank == 0:
         raise InputResolutionError(
             f"input '{spec.name}' is a scalar ({spec.dtype}) with no default value; "
             f"pass --value {spec.name}=V"
         )
-    shape = binder.resolve(spec)
     array, how, warning = synthetic_array(spec, shape, seed)
     if warning:
         binder.warnings.append(warning)
@@ -204,7 +245,10 @@ def synthetic_array(
         )
         return np.zeros(shape, dtype), "zeros (initial state)", warning
     if dtype.kind == "f":
-        values = rng.standard_normal(shape).astype(dtype)
+        # Drawn in the input's own precision (float16 via float32, which numpy's generator
+        # has): drawing float64 and casting doubled the peak memory of a float32 input.
+        drawn = np.float64 if dtype == np.float64 else np.float32
+        values = rng.standard_normal(shape, dtype=drawn).astype(dtype, copy=False)
         return values, f"normal(0, 1), seed {seed}", None
     if dtype.kind not in "iu":
         raise InputResolutionError(
@@ -229,8 +273,16 @@ def _synthetic_integers(
 ) -> tuple[np.ndarray, str, str | None]:
     lowered = spec.name.lower()
     if spec.index_range is not None:
-        ids = rng.integers(0, spec.index_range, size=shape).astype(dtype)
-        return ids, f"token ids uniform in [0, {spec.index_range}), seed {seed}", None
+        if spec.index_range < 1:
+            raise InputResolutionError(
+                f"input '{spec.name}' indexes a table of {spec.index_range} rows: no id is "
+                "valid, the model cannot be fed"
+            )
+        # Drawn in the input's dtype (no int64 copy first); a table larger than the dtype
+        # can index is drawn up to the dtype's largest value.
+        high = min(spec.index_range, int(np.iinfo(dtype).max) + 1)
+        ids = rng.integers(0, high, size=shape, dtype=dtype)
+        return ids, f"token ids uniform in [0, {high}), seed {seed}", None
     if "position" in lowered and shape:
         positions = np.broadcast_to(np.arange(shape[-1], dtype=dtype), shape).copy()
         return positions, "0, 1, 2, ... along the last axis (positions)", None

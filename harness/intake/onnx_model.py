@@ -1,8 +1,11 @@
 """Load an ``.onnx`` file into a ``LoadedModel``: checked, summarised, nothing executed.
 
-Order matters: external-data locations are vetted before any data is read, so a model
-cannot make the harness open files outside its own folder; the full checker (which also
-runs strict shape inference) runs before anything trusts the graph.
+Order matters: every string in the file must be UTF-8 before any is used as a name;
+external-data locations are vetted before any data is read, so a model cannot make the
+harness open files outside its own folder; the full checker (which also runs strict shape
+inference) runs before anything trusts the graph. Inputs and outputs of more than
+``MAX_RANK`` dims are refused here; sizes (a dim of 10**7, or a negative one) are judged by
+input resolution, which knows --shape and the input limit.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import onnx
 
-from harness.core.errors import ModelLoadError, UnsupportedModelError, first_line
-from harness.core.model import Dim, LoadedModel, TensorSpec
+from harness.core.errors import ModelLoadError, UnsupportedModelError, first_line, shorten
+from harness.core.model import MAX_RANK, Dim, LoadedModel, TensorSpec
 from harness.core.onnx_graph import (
     attribute,
     consumers,
@@ -41,6 +45,7 @@ _PASS_THROUGH_OPS = {"Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Iden
 def load_onnx(source: str) -> LoadedModel:
     path = Path(source)
     proto = _read_proto(path)
+    _check_strings(proto, path)
     _check_external_data_locations(proto, path)
     _run_checker(path)
     _load_external_data(proto, path)
@@ -115,6 +120,42 @@ def _read_proto(path: Path) -> onnx.ModelProto:
     return proto
 
 
+def _check_strings(proto: onnx.ModelProto, path: Path) -> None:
+    """Every string field of the model must be UTF-8. protobuf hands an invalid one back as
+    ``bytes``, which then fails wherever a name is hashed, joined or rendered."""
+    found = _undecodable_string(proto, "model")
+    if found is not None:
+        where, raw = found
+        raise ModelLoadError(
+            f"'{path}' holds a string that is not valid UTF-8 ({where} = {shorten(repr(raw))}); "
+            "ONNX strings must be UTF-8: fix the exporter's names and re-export the model"
+        )
+
+
+def _undecodable_string(message: Any, where: str) -> tuple[str, bytes] | None:
+    """(field path, raw bytes) of the first string field of ``message`` (nested messages
+    included) that is not UTF-8, or None. protobuf bounds the nesting (100 levels)."""
+    for field, value in message.ListFields():
+        repeated = _is_repeated(field)
+        items = list(value) if repeated else [value]
+        for index, item in enumerate(items):
+            place = f"{where}.{field.name}" + (f"[{index}]" if repeated else "")
+            if field.type == field.TYPE_MESSAGE:
+                found = _undecodable_string(item, place)
+                if found is not None:
+                    return found
+            elif field.type == field.TYPE_STRING and isinstance(item, bytes):
+                return place, item
+    return None
+
+
+def _is_repeated(field: Any) -> bool:
+    # protobuf 5.29+ has is_repeated (and newer releases drop label); older ones only label.
+    if hasattr(field, "is_repeated"):
+        return bool(field.is_repeated)
+    return bool(field.label == field.LABEL_REPEATED)
+
+
 def external_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
     """The tensors of ``proto`` (subgraphs included) whose data lives in external files."""
     for tensor in onnx.external_data_helper._get_all_tensors(proto):
@@ -132,14 +173,29 @@ def _check_external_data_locations(proto: onnx.ModelProto, path: Path) -> None:
     folder = path.parent.resolve()
     for tensor in external_tensors(proto):
         location = _external_location(tensor)
-        target = (folder / location).resolve()
-        if not location or Path(location).is_absolute() or not target.is_relative_to(folder):
+        if "\0" in location:  # no file system takes it; Path raises ValueError on it
+            raise ModelLoadError(
+                f"tensor '{shorten(tensor.name)}' stores its data at a location holding a NUL "
+                f"character ({shorten(repr(location))}); name the data file beside the model "
+                "without one and re-save the model"
+            )
+        try:
+            target = (folder / location).resolve()
+            escapes = Path(location).is_absolute() or not target.is_relative_to(folder)
+            missing = not escapes and not target.is_file()
+        except (OSError, ValueError) as exc:  # a name too long for the file system, ...
+            raise ModelLoadError(
+                f"tensor '{shorten(tensor.name)}' stores its data at '{shorten(location)}', "
+                f"which cannot be looked up ({first_line(exc)}); keep the data file beside "
+                "the model under a short plain name"
+            ) from exc
+        if not location or escapes:
             raise ModelLoadError(
                 f"tensor '{tensor.name}' stores its data at '{location}', outside the model's "
                 f"folder '{path.parent}'; external data must sit beside the model: "
                 "move the data file there and re-save the model"
             )
-        if not target.is_file():
+        if missing:
             raise ModelLoadError(
                 f"tensor '{tensor.name}' needs external data file '{location}', which is missing "
                 f"from '{path.parent}'; copy it next to the model"
@@ -183,6 +239,12 @@ def _tensor_spec(value_info: onnx.ValueInfoProto, index_range: int | None) -> Te
         raise UnsupportedModelError(
             f"'{value_info.name}' declares no shape (not even its rank); "
             "re-export the model with input and output shapes"
+        )
+    rank = len(tensor_type.shape.dim)
+    if rank > MAX_RANK:
+        raise UnsupportedModelError(
+            f"'{shorten(value_info.name)}' declares {rank} dims; numpy and the runtimes hold "
+            f"at most {MAX_RANK}, so the model cannot be fed or read: re-export it with fewer"
         )
     return TensorSpec(
         name=value_info.name,

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.core.errors import UsageError
+from harness.core.errors import InputResolutionError, UsageError
 from harness.core.model import LoadedModel
+from harness.core.read_limits import human_size
 
 if TYPE_CHECKING:
     from harness.intake.inputs import ResolvedInputs
@@ -112,11 +113,16 @@ def stage_samples(
     """``count`` samples of the inputs in ``batched`` (those with the sample axis first; the
     others ride along as the audit fed them): the audit's own when it has enough, else the
     task's test split (all of it, with a note, when it holds fewer), else the audit's
-    synthetic batch extended with draws from seeds ``seed+1``, ``seed+2``, ...; inputs from
-    --data are never mixed with synthetic ones (the samples in --data, with a note)."""
+    synthetic batch extended with draws from seeds ``seed+1``, ``seed+2``, ... (no more
+    samples than fit the input limit, with a note); inputs from --data are never mixed with
+    synthetic ones (the samples in --data, with a note)."""
     arrays = inputs.arrays
     # Every batched input holds the same number of samples; any one of them tells it.
     batch = int(arrays[min(batched)].shape[0])
+    if batch < 1:  # intake refuses empty inputs; extending an empty batch could never finish
+        raise InputResolutionError(
+            f"input '{min(batched)}' holds no samples; pass at least one (--shape or --data)"
+        )
     task = inputs.task
     if task is not None and batch < count:
         return _test_split(task.task, arrays, batched, count)
@@ -135,8 +141,28 @@ def stage_samples(
             "(pass more samples in --data to explain more)"
         )
         return Samples(dict(arrays), batched, batch, None, None, "--data", (note,))
-    extended = _synthetic_draws(model, inputs, seed, batched, count)
-    return Samples(extended, batched, count, None, None, _synthetic_text(seed, count))
+    fitting, notes = _fitting_count(inputs, batched, batch, count)
+    extended = _synthetic_draws(model, inputs, seed, batched, fitting)
+    return Samples(extended, batched, fitting, None, None, _synthetic_text(seed, fitting), notes)
+
+
+def _fitting_count(
+    inputs: ResolvedInputs, batched: frozenset[str], batch: int, count: int
+) -> tuple[int, tuple[str, ...]]:
+    """``count``, or fewer samples (never fewer than the audit's batch) when ``count``
+    samples of the batched inputs would pass the input limit (--max-input-bytes)."""
+    per_sample = sum(inputs.arrays[n].nbytes for n in batched) // batch
+    others = sum(a.nbytes for n, a in inputs.arrays.items() if n not in batched)
+    room = max(inputs.max_bytes - others, 0) // max(per_sample, 1)
+    if room >= count:
+        return count, ()
+    fitting = max(room, batch)
+    note = (
+        f"{count} samples were asked for and {fitting} used: {count} would take "
+        f"{human_size(per_sample * count + others)}, over the {human_size(inputs.max_bytes)} "
+        "input limit (--max-input-bytes)"
+    )
+    return fitting, (note,)
 
 
 def _test_split(
@@ -172,8 +198,10 @@ def _synthetic_draws(
     arrays = inputs.arrays
     sources = {t.name: t.source for t in inputs.tensors}
     chunks: dict[str, list[np.ndarray]] = {n: [arrays[n]] for n in batched}
-    offset = 1
-    while sum(len(c) for c in chunks[next(iter(batched))]) < count:
+    batch = int(arrays[min(batched)].shape[0])  # at least 1: stage_samples checks it
+    # A counted loop, not "until enough": each draw adds ``batch`` samples.
+    draws = -(-(count - batch) // batch)
+    for offset in range(1, draws + 1):
         for name in batched:
             first = arrays[name]
             if sources.get(name) == "synthetic":
@@ -181,7 +209,6 @@ def _synthetic_draws(
                 chunks[name].append(drawn)
             else:
                 chunks[name].append(first)
-        offset += 1
     out = dict(arrays)
     for name, parts in chunks.items():
         out[name] = np.concatenate(parts)[:count]

@@ -169,3 +169,137 @@ def test_debug_shows_traceback(tmp_path, capsys):
     code = main(["audit", str(tmp_path / "nope.onnx"), "--debug", "--quiet"])
     assert code == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+# --- intake refuses what it cannot hold (issue 14): empty, huge, impossible --------------
+
+FAST = ["--budget", "quick", "--skip", "explanations", "--skip", "attention"]
+
+
+def relu_onnx(folder: Path, shape: list, name: str = "x", elem: int = 1) -> Path:
+    """``name`` -> Relu -> ``y``, both declared ``shape``, saved unchecked (hostile dims)."""
+    from onnx import helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", [name], ["y"])],
+        "relu",
+        [helper.make_tensor_value_info(name, elem, shape)],
+        [helper.make_tensor_value_info("y", elem, shape)],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", onnx_builders.OPSET)],
+        ir_version=onnx_builders.IR_VERSION,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "relu.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_a_batch_declared_zero_is_refused_not_spun_on(tmp_path, capsys):
+    model = relu_onnx(tmp_path / "m", [0, 4])
+    assert_rejected([str(model)], tmp_path, capsys, "'x' dim 0 is declared 0", "empty tensor")
+
+
+def test_data_with_no_rows_is_refused(tmp_path, capsys):
+    model = relu_onnx(tmp_path / "m", ["batch", 4])
+    np.save(tmp_path / "rows.npy", np.zeros((0, 4), np.float32))
+    args = [str(model), "--data", str(tmp_path / "rows.npy")]
+    assert_rejected(args, tmp_path, capsys, "DataError", "holds no values", "0x4")
+
+
+def test_a_negative_dim_is_refused_naming_it_and_shape_gives_it_a_size(tmp_path, capsys):
+    model = relu_onnx(tmp_path / "m", [-1, 4])
+    assert_rejected([str(model)], tmp_path, capsys, "'x' dim 0 is declared -1", "--shape x=Nx4")
+    code = main(["audit", str(model), "--shape", "x=3x4", "--out", str(tmp_path / "a"), *FAST])
+    assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("dim", "needles"),
+    [
+        (2**31, ("1x2147483648 float32", "8.0 GiB", "2.0 GiB input limit", "--max-input-bytes")),
+        (2**63 - 1, ("9223372036854775807 float32", "more than this machine's")),
+    ],
+    ids=["2**31", "2**63-1"],
+)
+def test_a_huge_declared_dim_is_refused_before_allocation(tmp_path, capsys, dim, needles):
+    model = relu_onnx(tmp_path / "m", ["batch", dim])
+    assert_rejected([str(model)], tmp_path, capsys, "InputResolutionError", *needles)
+
+
+def test_a_huge_shape_is_refused_and_the_limit_can_be_raised(tmp_path, capsys):
+    model = relu_onnx(tmp_path / "m", ["batch", "width"])
+    args = [str(model), "--shape", "x=1x1000", "--max-input-bytes", "1KiB"]
+    err = assert_rejected(args, tmp_path, capsys, "3.9 KiB", "over the 1.0 KiB input limit")
+    assert "--max-input-bytes 1MiB" in err
+    raised = [str(model), "--shape", "x=1x1000", "--max-input-bytes", "4000"]
+    assert main(["audit", *raised, "--out", str(tmp_path / "a"), *FAST]) == 0
+
+
+def test_the_input_limit_can_be_set_in_the_config_file(tmp_path, capsys):
+    model = relu_onnx(tmp_path / "m", ["batch", 1000])
+    settings = tmp_path / "audit.toml"
+    settings.write_text('max_input_bytes = "1KiB"\n')
+    args = [str(model), "--config", str(settings)]
+    assert_rejected(args, tmp_path, capsys, "over the 1.0 KiB input limit")
+
+
+@pytest.mark.parametrize("size", ["lots", "-1", "0", "2PiB", "9" * 5000])
+def test_a_bad_input_limit_is_a_usage_error(shelf, tmp_path, capsys, size):
+    model = str(shelf.get("tiny_cnn"))
+    assert_rejected([model, "--max-input-bytes", size], tmp_path, capsys, "--max-input-bytes")
+
+
+def test_an_npy_header_declaring_petabytes_is_refused_unread(tmp_path, capsys):
+    model = relu_onnx(tmp_path / "m", ["batch", 4])
+    data = tmp_path / "huge.npy"
+    with data.open("wb") as handle:
+        header = {"descr": "<f4", "fortran_order": False, "shape": (3 * 2**48, 4)}
+        np.lib.format.write_array_header_1_0(handle, header)
+    args = [str(model), "--data", str(data)]
+    assert_rejected(args, tmp_path, capsys, "DataError", "huge.npy (844424930131968x4 float32)")
+
+
+def test_an_npz_zip_bomb_is_refused_before_it_is_inflated(tmp_path, capsys):
+    # 16 MiB of zeros deflated to a few KB, against a 1 MiB limit.
+    import zipfile
+
+    model = relu_onnx(tmp_path / "m", ["batch", 4])
+    data = tmp_path / "bomb.npz"
+    with (
+        zipfile.ZipFile(data, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("x.npy", "w") as member,
+    ):
+        header = {"descr": "<f4", "fortran_order": False, "shape": (2**20, 4)}
+        np.lib.format.write_array_header_1_0(member, header)
+        for _ in range(16):
+            member.write(bytes(2**20))
+    assert data.stat().st_size < 100_000
+    args = [str(model), "--data", str(data), "--max-input-bytes", "1MiB"]
+    assert_rejected(args, tmp_path, capsys, "DataError", "bomb.npz array 'x.npy'", "16.0 MiB")
+
+
+def test_more_than_64_dims_is_refused(tmp_path, capsys):
+    model = relu_onnx(tmp_path / "m", [1] * 65)
+    assert_rejected([str(model)], tmp_path, capsys, "UnsupportedModelError", "65 dims")
+
+
+def test_a_name_that_is_not_utf8_is_refused(tmp_path, capsys):
+    model = relu_onnx(tmp_path / "m", ["batch", 4], name="inpt")
+    model.write_bytes(model.read_bytes().replace(b"inpt", b"in\xfft"))
+    assert_rejected([str(model)], tmp_path, capsys, "ModelLoadError", "not valid UTF-8")
+
+
+def test_a_nul_byte_in_an_external_data_location_is_refused(tmp_path, capsys):
+    folder = tmp_path / "m"
+    model = onnx_builders.external_data_escaping(folder, "weights.bin")
+    model.write_bytes(model.read_bytes().replace(b"weights.bin", b"weig\0ts.bin"))
+    assert_rejected([str(model)], folder, capsys, "ModelLoadError", "NUL character")
+
+
+def test_a_negative_token_id_value_is_refused_like_data(shelf, tmp_path, capsys):
+    model = str(shelf.get("token_ids_via_cast"))
+    err = assert_rejected([model, "--value", "ids=-5"], tmp_path, capsys, "--value ids=-5")
+    assert "table of 50 rows" in err and "[0, 50)" in err

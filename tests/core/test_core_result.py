@@ -222,8 +222,8 @@ def test_schema_requires_every_dataclass_field(validator: jsonschema.Draft202012
         (schema["$defs"]["ObservedOutput"], data["inputs"]["outputs"][0]),
         (schema["$defs"]["GpuInfo"], data["environment"]["gpus"][0]),
     ]
-    # Added within schema version 2, so results written before it lack it: optional.
-    optional = {"notes"}
+    # Added within schema version 2, so results written before them lack them: optional.
+    optional = {"notes", "max_input_bytes"}
     for sub_schema, sub_data in pairs:
         assert sub_schema["additionalProperties"] is False
         assert sorted(sub_schema["required"]) == sorted(set(sub_data) - optional)

@@ -223,3 +223,96 @@ def test_other_suffix_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         audit(TEXT_MODEL, path)
     assert "inputs.csv" in str(caught.value) and ".npz" in str(caught.value)
+
+
+# --- empty and oversized files: refused from their headers, before any data is read ------
+
+
+def test_an_empty_array_is_refused(tmp_path: Path) -> None:
+    path = write_npz(tmp_path / "empty.npz", **text_arrays(batch=0))
+    message = expect_data_error(TEXT_MODEL, path, "'input_ids'", "holds no values", "0x5")
+    assert "at least one sample" in message
+
+
+@pytest.fixture
+def unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if np.load reads the file: a refusal must come from the headers."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the data was read before its size was checked")
+
+    monkeypatch.setattr("harness.intake.data_file.np.load", refuse)
+
+
+def npy_header(shape: tuple[int, ...], descr: str = "<f4") -> bytes:
+    """The bytes of a version 1.0 .npy header declaring ``shape``, and no data."""
+    import io
+
+    buffer = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    return buffer.getvalue()
+
+
+@pytest.mark.usefixtures("unread")
+def test_an_npy_header_declaring_petabytes_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "huge.npy"
+    path.write_bytes(npy_header((3 * 2**48, 1, 4, 4)) + b"\0" * 64)
+    message = expect_data_error(IMAGE_MODEL, path, "huge.npy", "844424930131968x1x4x4 float32")
+    assert "PiB" in message or "TiB" in message
+
+
+@pytest.mark.usefixtures("unread")
+def test_an_npz_member_header_declaring_a_huge_array_is_refused_unread(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("input_ids.npy", npy_header((2**20, 2**20), "<i8") + b"\0" * 64)
+    message = expect_data_error(TEXT_MODEL, path, "bomb.npz array 'input_ids.npy'")
+    assert "1048576x1048576 int64" in message and "8.0 TiB" in message
+
+
+def zeros_member(archive: object, name: str, header: bytes, zero_bytes: int) -> None:
+    """Write ``header`` then ``zero_bytes`` zeros into member ``name``, deflated: a few KB
+    on disk for megabytes uncompressed."""
+    with archive.open(name, "w") as member:  # type: ignore[attr-defined]
+        member.write(header)
+        for _ in range(zero_bytes // 2**20):
+            member.write(bytes(2**20))
+
+
+@pytest.mark.usefixtures("unread")
+@pytest.mark.parametrize("honest", [True, False], ids=["header", "zip-size"])
+def test_a_zip_bomb_is_refused_before_it_is_decompressed(tmp_path: Path, honest: bool) -> None:
+    # 8 MiB of zeros in a file of a few KB, against a 1 MiB limit; the member's header
+    # either declares those 8 MiB or lies (4 values): the zip's own size still counts.
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    shape = (1, 2**21) if honest else (1, 4)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        zeros_member(archive, "pixels.npy", npy_header(shape), 8 * 2**20)
+    assert path.stat().st_size < 64 * 1024
+    with pytest.raises(DataError) as caught:
+        audit(IMAGE_MODEL, path, max_input_bytes=2**20)
+    message = str(caught.value)
+    assert "bomb.npz array 'pixels.npy'" in message and "8.0 MiB" in message
+    assert "over the 1.0 MiB input limit" in message and "--max-input-bytes 9MiB" in message
+
+
+def test_the_arrays_of_a_file_count_together(tmp_path: Path) -> None:
+    path = write_npz(tmp_path / "in.npz", **text_arrays(batch=2, length=50))
+    with pytest.raises(DataError) as caught:
+        audit(TEXT_MODEL, path, max_input_bytes=1000)
+    assert "with the other inputs" in str(caught.value)
+    assert audit(TEXT_MODEL, path, max_input_bytes=2000)["input_ids"].shape == (2, 50)
+
+
+def test_an_npz_member_that_is_not_an_array_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "raw.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("pixels", b"just some bytes")
+    expect_data_error(IMAGE_MODEL, path, "raw.npz:pixels", "not a numpy array")

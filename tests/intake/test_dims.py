@@ -149,5 +149,30 @@ def test_bind_given_accepts_matching_shape() -> None:
     binder = DimBinder()
     binder.bind_given(spec("pixels", "batch", 3, None, 28), (4, 3, 9, 28), "--shape")
     assert binder.sizes == {"batch": 4}
-    # An unnamed dim binds nothing; resolve without --shape again would default it.
+    # An unnamed dim binds no name; its size stays with that input's axis.
     assert binder.resolve(spec("other", "batch", 2)) == (4, 2)
+    assert binder.resolve(spec("pixels", "batch", 3, None, 28)) == (4, 3, 9, 28)
+
+
+# --- dims declared 0 or negative: no size, only --shape/--data give one ----------------
+
+
+@pytest.mark.parametrize(("declared", "what"), [(0, "an empty tensor"), (-1, "not a size")])
+def test_non_positive_declared_dim_is_refused_naming_the_dim_and_the_fix(
+    declared: int, what: str
+) -> None:
+    with pytest.raises(InputResolutionError) as caught:
+        DimBinder().resolve(spec("x", "batch", declared, 4))
+    message = str(caught.value)
+    assert f"'x' dim 1 is declared {declared}" in message and what in message
+    assert "--shape x=1xNx4" in message
+
+
+@pytest.mark.parametrize("origin", ["--shape", "--data"])
+def test_non_positive_declared_dim_takes_the_given_size(origin: str) -> None:
+    binder = DimBinder()
+    binder.bind_given(spec("x", -1, 4), (3, 4), origin)
+    assert binder.resolve(spec("x", -1, 4)) == (3, 4)
+    # The size belongs to that input's axis, not to every dim declared -1.
+    with pytest.raises(InputResolutionError, match="'y' dim 0 is declared -1"):
+        binder.resolve(spec("y", -1, 4))

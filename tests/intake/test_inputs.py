@@ -180,6 +180,29 @@ def test_value_at_the_edge_of_the_dtype_is_accepted(dtype: str, value: object) -
     assert resolved.arrays["k"].tolist() == [value, value]
 
 
+@pytest.mark.parametrize("value", [-5, -1, 50, 10**6])
+def test_value_outside_the_indexed_table_is_refused_like_data(value: int) -> None:
+    # The rule --data follows: a negative id would wrap in Gather, a large one read past it.
+    loaded = model(spec("input_ids", "int64", "batch", 6, index_range=50))
+    with pytest.raises(UsageError) as caught:
+        resolve_inputs(loaded, config(values={"input_ids": value}))
+    assert f"--value input_ids={value}" in str(caught.value)
+    assert "table of 50 rows" in str(caught.value) and "[0, 50)" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [0, 49])
+def test_value_inside_the_indexed_table_is_accepted(value: int) -> None:
+    loaded = model(spec("input_ids", "int64", "batch", 6, index_range=50))
+    resolved = resolve_inputs(loaded, config(values={"input_ids": value}))
+    assert np.all(resolved.arrays["input_ids"] == value)
+
+
+def test_a_table_of_no_rows_gets_no_synthetic_ids() -> None:
+    loaded = model(spec("input_ids", "int64", "batch", 6, index_range=0))
+    with pytest.raises(InputResolutionError, match="table of 0 rows"):
+        resolve_inputs(loaded, config())
+
+
 # --- --shape and names ----------------------------------------------------------------
 
 
@@ -239,11 +262,9 @@ def test_fed_tensor_stats_match_numpy() -> None:
     assert resolved.tensors[0].min < 0 < resolved.tensors[0].max
 
 
-def test_empty_tensor_has_no_stats() -> None:
-    resolved = resolve_inputs(model(spec("x", "float32", "batch", 0)), config())
-    (tensor,) = resolved.tensors
-    assert tensor.shape == (1, 0)
-    assert tensor.min is None and tensor.max is None and tensor.mean is None
+def test_an_input_declared_empty_is_refused_before_anything_is_fed() -> None:
+    with pytest.raises(InputResolutionError, match=r"'x' dim 1 is declared 0 .*empty tensor"):
+        resolve_inputs(model(spec("x", "float32", "batch", 0)), config())
 
 
 def test_dims_and_warnings_are_carried_into_the_result() -> None:
@@ -266,3 +287,89 @@ def test_sequence_default_argument_is_used() -> None:
     resolved = resolve_inputs(loaded, config(), sequence_default=16)
     assert resolved.arrays["tokens"].shape == (1, 16)
     assert resolved.sequence_defaulted
+
+
+# --- the input limit (--max-input-bytes): estimated before anything is allocated ----------
+
+
+@pytest.fixture
+def no_allocation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if intake builds any input: a refusal must come from the estimate."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an input was allocated before its size was checked")
+
+    monkeypatch.setattr("harness.intake.inputs.synthetic_array", refuse)
+    monkeypatch.setattr("harness.intake.inputs.np.full", refuse)
+
+
+@pytest.mark.usefixtures("no_allocation")
+@pytest.mark.parametrize("source", ["declared", "--shape", "--value"])
+def test_inputs_over_the_limit_are_refused_from_their_estimate(source: str) -> None:
+    declared = 10**7 if source == "declared" else "width"
+    loaded = model(spec("x", "float32", "batch", declared))
+    settings: dict[str, object] = {"max_input_bytes": 1024**2}
+    if source != "declared":
+        settings["shapes"] = {"x": (1, 10**7)}
+    if source == "--value":
+        settings["values"] = {"x": 0.5}
+    with pytest.raises(InputResolutionError) as caught:
+        resolve_inputs(loaded, config(**settings))
+    message = str(caught.value)
+    assert "input 'x' (1x10000000 float32) would take 38.1 MiB" in message
+    assert "over the 1.0 MiB input limit" in message
+    assert "--max-input-bytes 39MiB" in message
+
+
+@pytest.mark.usefixtures("no_allocation")
+def test_the_limit_holds_for_all_inputs_together() -> None:
+    loaded = model(spec("a", "float32", "batch", 200), spec("b", "float32", "batch", 200))
+    with pytest.raises(InputResolutionError) as caught:
+        resolve_inputs(loaded, config(max_input_bytes=1000))
+    message = str(caught.value)
+    assert "input 'b' (1x200 float32) would take 800 bytes, 1.6 KiB with the other" in message
+
+
+def test_raising_the_limit_admits_the_inputs() -> None:
+    loaded = model(spec("a", "float32", "batch", 200), spec("b", "float32", "batch", 200))
+    resolved = resolve_inputs(loaded, config(max_input_bytes=1600))
+    assert sum(a.nbytes for a in resolved.arrays.values()) == 1600
+    assert resolved.max_bytes == 1600
+
+
+@pytest.mark.usefixtures("no_allocation")
+def test_a_size_past_the_machines_memory_is_not_offered_a_larger_limit() -> None:
+    loaded = model(spec("x", "float32", 2**63 - 1, 4))
+    with pytest.raises(InputResolutionError) as caught:
+        resolve_inputs(loaded, config())
+    message = str(caught.value)
+    assert "9223372036854775807x4 float32" in message
+    assert "more than this machine's" in message and "--max-input-bytes" not in message
+
+
+def test_more_dims_than_numpy_holds_is_refused() -> None:
+    loaded = model(spec("x", "float32", *([None] * 65)))
+    with pytest.raises(InputResolutionError, match=r"65 dims.*at most 64"):
+        resolve_inputs(loaded, config(shapes={"x": (1,) * 65}))
+
+
+@pytest.mark.parametrize(
+    ("dtype", "index_range"), [("float32", None), ("float16", None), ("int32", 1000)]
+)
+def test_synthetic_values_are_drawn_in_the_inputs_own_dtype(
+    dtype: str, index_range: int | None
+) -> None:
+    # Drawing float64 (or int64) and casting took twice (four times for float16) the
+    # memory of the input; the peak may now be the input and one float32 draw at most.
+    import tracemalloc
+
+    shape = (256, 1024)
+    wanted = spec("ids" if index_range else "x", dtype, *shape, index_range=index_range)
+    tracemalloc.start()
+    try:
+        array, _, _ = synthetic_array(wanted, shape, seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert array.dtype == np.dtype(dtype)
+    assert peak <= array.nbytes + 256 * 1024 * 4 + 64 * 1024

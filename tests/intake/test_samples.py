@@ -3,6 +3,7 @@ the N samples a stage asks for."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import onnx
 import pytest
 
 from harness.core.config import AuditConfig
-from harness.core.errors import UsageError
+from harness.core.errors import InputResolutionError, UsageError
 from harness.intake.inputs import resolve_inputs
 from harness.intake.loader import load_model
 from harness.intake.samples import stage_samples
@@ -139,3 +140,31 @@ def test_data_is_never_mixed_with_synthetic_samples(tiny_cnn, tmp_path):
     assert samples.count == 2 and samples.source == "--data"
     assert (samples.arrays["pixels"] == 0.5).all()
     assert samples.notes[0].startswith("--data holds 2 sample(s) and 5 were asked for")
+
+
+def test_synthetic_samples_stop_at_the_count_when_the_batch_does_not_divide_it(tiny_cnn):
+    _, samples = stage_samples_of(tiny_cnn, 5, shapes={"pixels": (2, 1, 28, 28)})
+    assert samples.count == 5 and samples.arrays["pixels"].shape == (5, 1, 28, 28)
+    # The draws are seeded: the same count gives the same samples.
+    _, again = stage_samples_of(tiny_cnn, 5, shapes={"pixels": (2, 1, 28, 28)})
+    np.testing.assert_array_equal(samples.arrays["pixels"], again.arrays["pixels"])
+
+
+def test_an_empty_batch_is_refused_instead_of_extended_forever(tiny_cnn):
+    # Intake refuses empty inputs; were one to reach a stage, "draw until N samples" would
+    # never finish (each draw adds none). It is an error instead.
+    config = AuditConfig(model=str(tiny_cnn))
+    model = load_model(config)
+    inputs = resolve_inputs(model, config)
+    empty = dataclasses.replace(inputs, arrays={"pixels": np.zeros((0, 1, 28, 28), np.float32)})
+    with pytest.raises(InputResolutionError, match="'pixels' holds no samples"):
+        stage_samples(model, empty, 0, 4, batched=frozenset({"pixels"}))
+
+
+def test_synthetic_samples_stay_within_the_input_limit_with_a_note(tiny_cnn):
+    # One sample is 28*28*4 = 3136 bytes; a 10 KB limit holds 3 of the 8 asked for.
+    _, samples = stage_samples_of(tiny_cnn, 8, max_input_bytes=10_000)
+    assert samples.count == 3 and samples.arrays["pixels"].shape == (3, 1, 28, 28)
+    (note,) = samples.notes
+    assert note.startswith("8 samples were asked for and 3 used")
+    assert "over the 9.8 KiB input limit (--max-input-bytes)" in note
