@@ -2,13 +2,15 @@
 
 Runtime failures are mapped here: an op the runtime lacks is an unsupported model, a run
 that fails on the fed shapes is bad input, and NaN or infinite outputs stop the audit
-(every later stage would measure garbage).
+(every later stage would measure garbage). A large batch runs in chunks
+(``harness.runtime.chunks``), so the pass's peak memory stays bounded.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ from harness.core.errors import (
 from harness.core.model import LoadedModel, shape_text
 from harness.core.result import ObservedOutput
 from harness.core.sessions import SessionSettings, create_session
+from harness.runtime.chunks import run_in_chunks
 from harness.runtime.device import Device
 
 __all__ = ["create_onnx_session", "observe_outputs", "run_forward"]
@@ -36,9 +39,10 @@ def run_forward(
 ) -> dict[str, np.ndarray]:
     """Output name -> array, every value finite."""
     if model.format == "onnx":
-        outputs = _run_onnx(model, arrays, device, threads)
+        run = _onnx_runner(model, device, threads)
     else:
-        outputs = _run_torch(model, arrays, device)
+        run = _torch_runner(model, device)
+    outputs = run_in_chunks(run, model, arrays)
     _check_finite(outputs)
     return outputs
 
@@ -89,42 +93,51 @@ def _onnxruntime_cause(exc: Exception) -> str:
     return shorten(_SOURCE_LOCATION.sub("", line).strip() or line, FOREIGN_TEXT_LIMIT)
 
 
-def _run_onnx(
-    model: LoadedModel, arrays: dict[str, np.ndarray], device: Device, threads: int | None
-) -> dict[str, np.ndarray]:
+Run = Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+def _onnx_runner(model: LoadedModel, device: Device, threads: int | None) -> Run:
+    """One session, run on each chunk of the batch it is handed."""
     import onnxruntime as ort
 
     session = create_onnx_session(model, device, threads)
     names = [output.name for output in session.get_outputs()]
     run_options = ort.RunOptions()
     run_options.log_severity_level = 4
-    try:
-        values = session.run(names, arrays, run_options)
-    except Exception as exc:
-        raise InputResolutionError(
-            f"{model.name} fails on the resolved inputs ({_shapes(arrays)}): "
-            f"{first_line(exc)}; check --shape/--data against what the model expects"
-        ) from exc
-    return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+    def run(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            values = session.run(names, arrays, run_options)
+        except Exception as exc:
+            raise InputResolutionError(
+                f"{model.name} fails on the resolved inputs ({_shapes(arrays)}): "
+                f"{first_line(exc)}; check --shape/--data against what the model expects"
+            ) from exc
+        return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+    return run
 
 
-def _run_torch(
-    model: LoadedModel, arrays: dict[str, np.ndarray], device: Device
-) -> dict[str, np.ndarray]:
+def _torch_runner(model: LoadedModel, device: Device) -> Run:
+    """The module on ``device``, run on each chunk of the batch it is handed."""
     import torch
 
     module = model.module.to(device)
-    tensors = {name: torch.from_numpy(array).to(device) for name, array in arrays.items()}
-    try:
-        with torch.inference_mode():
-            raw = module(**tensors)
-    except Exception as exc:
-        raise InputResolutionError(
-            f"{model.name} fails on the resolved inputs ({_shapes(arrays)}): "
-            f"{type(exc).__name__}: {first_line(exc)}; check --shape against what forward() "
-            "expects"
-        ) from exc
-    return _name_outputs(model, raw)
+
+    def run(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        tensors = {name: torch.from_numpy(array).to(device) for name, array in arrays.items()}
+        try:
+            with torch.inference_mode():
+                raw = module(**tensors)
+        except Exception as exc:
+            raise InputResolutionError(
+                f"{model.name} fails on the resolved inputs ({_shapes(arrays)}): "
+                f"{type(exc).__name__}: {first_line(exc)}; check --shape against what "
+                "forward() expects"
+            ) from exc
+        return _name_outputs(model, raw)
+
+    return run
 
 
 def _name_outputs(model: LoadedModel, raw: Any) -> dict[str, np.ndarray]:

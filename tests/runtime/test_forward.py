@@ -210,3 +210,61 @@ def test_cuda_request_without_a_gpu_is_a_usage_error(model_format: str) -> None:
         resolve_device("cuda", model_format)  # type: ignore[arg-type]
     assert "CUDA" in str(caught.value)
     assert "--device cpu" in str(caught.value)
+
+
+# --- a large batch in chunks ----------------------------------------------------------
+
+
+@pytest.fixture
+def dense_relu(tmp_path: Path) -> LoadedModel:
+    """``x`` (batch,32) -> Relu(x @ W + b) -> ``y`` (batch,16): GEMM kernels that might
+    block differently for different batch sizes."""
+    rng = np.random.default_rng(0)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "W"], ["xw"]),
+            helper.make_node("Add", ["xw", "b"], ["z"]),
+            helper.make_node("Relu", ["z"], ["y"]),
+        ],
+        "dense_relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 16])],
+        initializer=[
+            numpy_helper.from_array(rng.standard_normal((32, 16)).astype(np.float32), "W"),
+            numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "b"),
+        ],
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", onnx_builders.OPSET)],
+        ir_version=onnx_builders.IR_VERSION,
+    )
+    path = tmp_path / "dense_relu.onnx"
+    onnx.save_model(proto, str(path))
+    return onnx_model(path, TensorSpec(name="x", dtype="float32", shape=("batch", 32)))
+
+
+def test_a_large_batch_gives_the_outputs_of_one_pass(
+    dense_relu: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x = np.random.default_rng(1).standard_normal((1000, 32)).astype(np.float32)
+    chunked = run_forward(dense_relu, {"x": x}, "cpu", threads=1)
+    monkeypatch.setattr("harness.runtime.chunks.MAX_CHUNK_SAMPLES", 10**6)
+    whole = run_forward(dense_relu, {"x": x}, "cpu", threads=1)
+    assert chunked["y"].shape == (1000, 16)
+    np.testing.assert_allclose(chunked["y"], whole["y"], rtol=1e-6, atol=1e-6)
+
+
+def test_a_large_batch_runs_in_chunks_through_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+
+    class Recording(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x.shape[0])
+            return x * 2
+
+    loaded = torch_model(Recording(), X)
+    x = np.ones((200, 4), np.float32)
+    outputs = run_forward(loaded, {"x": x}, "cpu", threads=None)
+    np.testing.assert_array_equal(outputs["output"], 2 * x)
+    assert seen == [64, 64, 64, 8]
