@@ -44,6 +44,8 @@ class ParityCheck:
 @dataclass(frozen=True)
 class ConversionReport:
     status: Literal["converted", "unconvertible", "mismatch", "skipped"]
+    # Why there is no twin; on a converted one, the sizes that could not be checked (a
+    # second size onnxruntime or the twin cannot run) and why, else None.
     reason: str | None
     # Judged elementwise: |twin - onnxruntime| <= atol + rtol * |onnxruntime|.
     rtol: float
@@ -51,5 +53,5 @@ class ConversionReport:
     blocking_ops: tuple[str, ...] = ()  # op types (domain.op, version) the converter lacks
     first_blocking_node: str | None = None
     steps: tuple[PreparationStep, ...] = ()
-    parity: tuple[ParityCheck, ...] = ()
+    parity: tuple[ParityCheck, ...] = ()  # one per input size checked, the audit's first
     custom_converters: tuple[str, ...] = ()  # harness converters the graph used: "Gelu-20"

@@ -6,9 +6,10 @@
 
 The graph is prepared (``prepare``), converted with onnx2torch plus the harness's own
 converters (``converters``), put in eval mode, and accepted only when its outputs match
-onnxruntime's on the audit inputs and, where dims are dynamic, at a second input size
-(``parity``). Every failure is an ``Unconvertible`` whose report names what blocked it;
-``to_torch`` raises only for a caller's mistake (inputs missing).
+onnxruntime's on the audit inputs (fitted to the graph's fixed dims) and, where dims are
+dynamic, at a second input size both can run (``parity``). Every failure is an
+``Unconvertible`` whose report names what blocked it; ``to_torch`` raises only for a
+caller's mistake (inputs missing).
 
 Importing this package imports neither torch nor onnx2torch; ``to_torch`` does.
 """
@@ -23,6 +24,7 @@ from harness.core.twin import ConversionReport
 
 if TYPE_CHECKING:
     import numpy as np
+    import onnx
     import torch
 
     from harness.core.model import LoadedModel
@@ -46,6 +48,9 @@ class TorchTwin:
     # ONNX node name (``op_type#index`` for an unnamed node) -> the submodule's qualified
     # name in ``module``; nodes that preparation folded away have none.
     node_modules: Mapping[str, str] = field(default_factory=dict)
+    # The graph it was converted from (after preparation), its initializers without their
+    # data: what its node keys name, for finding a layer (an embedding, the last conv).
+    graph: onnx.GraphProto | None = field(default=None, repr=False)
 
     def __call__(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(self.module(*tensors))
@@ -89,7 +94,8 @@ def to_torch(
     model: LoadedModel, inputs: dict[str, np.ndarray], *, rtol: float = 1e-3, atol: float = 1e-5
 ) -> TorchTwin | Unconvertible:
     """The model's PyTorch twin, checked against onnxruntime on ``inputs`` (the audit
-    inputs, keyed by input name) and at a second size where dims are dynamic."""
+    inputs, keyed by input name, fitted to the graph's fixed dims) and at a second size
+    where dims are dynamic (one neither can run is dropped with a note in the report)."""
     from harness.twin.convert import convert_model
 
     return convert_model(model, inputs, rtol=rtol, atol=atol)

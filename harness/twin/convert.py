@@ -6,9 +6,11 @@
            Unconvertible         Unconvertible           Unconvertible
            "unconvertible"       "unconvertible"         "mismatch"
 
-The scan resolves each node's converter the way onnx2torch does (the node's domain's opset,
-down to the op schema's ``since_version``), so a missing converter is named, with the first
-node that needs it, before anything is converted.
+onnxruntime runs the parity sizes first (``parity.reference_runs``), so preparation's own
+onnxruntime passes see only sizes it can run. The scan resolves each node's converter the
+way onnx2torch does (the node's domain's opset, down to the op schema's ``since_version``),
+so a missing converter is named, with the first node that needs it, before anything is
+converted.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ from harness.core.model import LoadedModel
 from harness.core.onnx_graph import is_default_domain, producers
 from harness.core.twin import ConversionReport, PreparationStep
 from harness.twin import TorchTwin, Unconvertible
-from harness.twin.parity import check_parity, input_sets, reference_runner
+from harness.twin.parity import (
+    ReferenceRuns,
+    check_parity,
+    input_sets,
+    reference_runner,
+    reference_runs,
+)
 from harness.twin.prepare import prepare
 
 __all__ = ["OpUse", "convert_model", "harness_converters", "resolve_ops"]
@@ -62,8 +70,10 @@ def _convert(
     from harness.twin.converters import register_all
 
     register_all()
-    sets = input_sets(model.inputs, feeds)
-    proto, steps = prepare(model.onnx_proto, sets)
+    # onnxruntime first: preparation's own onnxruntime passes then see only the sizes it
+    # can run (one it cannot would cost them every size).
+    runs = reference_runs(lambda: reference_runner(model), input_sets(model.inputs, feeds))
+    proto, steps = prepare(model.onnx_proto, runs.sets)
     uses = resolve_ops(proto)
     custom = tuple(sorted({u.label for u in uses if u.key in harness_converters()}))
     report = functools.partial(report, steps=steps, custom_converters=custom)
@@ -74,29 +84,28 @@ def _convert(
     if not isinstance(converted, nn.Module):
         return Unconvertible(report(**converted))
     twin = _twin(model, proto, converted, report(status="converted", reason=None))
-    return _checked(model, twin, sets, report)
+    return _checked(model, twin, runs, report)
 
 
 def _checked(
-    model: LoadedModel, twin: TorchTwin, sets: list[dict[str, np.ndarray]], report: Any
+    model: LoadedModel, twin: TorchTwin, runs: ReferenceRuns, report: Any
 ) -> TorchTwin | Unconvertible:
     """The twin with its parity checks in its report, or the reason it is refused."""
     rtol, atol = twin.report.rtol, twin.report.atol
-    try:
-        outcome = check_parity(reference_runner(model), twin.forward_numpy, sets, rtol, atol)
-    except Exception as exc:
+    if runs.failure is not None:
         why = (
             f"onnxruntime cannot run {model.name} on the audit inputs, so the twin cannot be "
-            f"checked: {first_line(exc)}"
+            f"checked: {runs.failure}"
         )
         return Unconvertible(report(status="unconvertible", reason=why))
+    outcome = check_parity(runs, twin.forward_numpy, rtol, atol)
     if outcome.failure is not None:
         return Unconvertible(
             report(status="mismatch", reason=outcome.failure, parity=outcome.checks)
         )
     final = report(status="converted", reason=outcome.note, parity=outcome.checks)
     log.info(
-        "twin of %s matches onnxruntime (%d checks); %s",
+        "twin of %s matches onnxruntime at %d input sizes; %s",
         model.name,
         len(outcome.checks),
         _steps_text(final.steps) or "no preparation",
@@ -284,7 +293,25 @@ def _twin(
     initializers = {t.name for t in proto.graph.initializer}
     input_names = tuple(i.name for i in proto.graph.input if i.name not in initializers)
     output_names = tuple(o.name for o in model.onnx_proto.graph.output)
-    return TorchTwin(module, input_names, output_names, report, dict(_node_modules(proto.graph)))
+    node_modules = dict(_node_modules(proto.graph))
+    return TorchTwin(
+        module, input_names, output_names, report, node_modules, _skeleton(proto.graph)
+    )
+
+
+def _skeleton(graph: onnx.GraphProto) -> onnx.GraphProto:
+    """``graph`` without its weights: every node, input, output and value_info, and each
+    initializer's name, element type and dims with no data (a twin keeps this much, not a
+    second copy of its parameters)."""
+    skeleton = onnx.GraphProto(name=graph.name)
+    skeleton.node.extend(graph.node)
+    skeleton.input.extend(graph.input)
+    skeleton.output.extend(graph.output)
+    skeleton.value_info.extend(graph.value_info)
+    skeleton.initializer.extend(
+        onnx.TensorProto(name=t.name, data_type=t.data_type, dims=t.dims) for t in graph.initializer
+    )
+    return skeleton
 
 
 def _output_layout(graph: onnx.GraphProto) -> tuple[tuple[int, int | None], ...]:

@@ -2,8 +2,16 @@
 
 A twin is judged elementwise, ``|twin - ort| <= atol + rtol * |ort|`` (a relative tolerance,
 so large activations are not held to a fixed absolute bound), at the audit inputs and, where
-dims are dynamic, at a second size: one more along each dynamic axis 0 (rows tiled), and
-each named dynamic sequence-like axis cut to half its length.
+dims are dynamic, at a second size.
+
+The sizes respect what the model declares: the audit inputs are first fitted to the fixed
+dims (a batch fixed at 1 is checked on the first row, not on the explanations' four), and a
+second size is invented only along dynamic dims: one more along each dynamic axis 0 (rows
+tiled), and each named dynamic sequence-like axis cut to half its length; when that cut
+cannot run, the batch-only growth is tried instead. A second size that onnxruntime or the
+twin cannot run (a pooling window larger than a shrunken map) is dropped with a note, never
+a verdict: the twin is accepted when it matches at every size it was checked at, and its
+record lists those sizes.
 """
 
 from __future__ import annotations
@@ -22,11 +30,15 @@ from harness.core.twin import OutputParity, ParityCheck
 
 __all__ = [
     "ParityOutcome",
+    "ReferenceRuns",
     "check_parity",
     "compare_output",
+    "fit_fixed_dims",
     "input_sets",
     "reference_runner",
+    "reference_runs",
     "second_size",
+    "second_sizes",
     "sizes_text",
 ]
 
@@ -38,16 +50,58 @@ Runner = Callable[[Arrays], Arrays]
 class ParityOutcome:
     checks: tuple[ParityCheck, ...]
     failure: str | None  # why the twin is rejected (the worst output, or a twin crash)
-    note: str | None  # a check that could not be made (onnxruntime fails at the second size)
+    note: str | None  # the sizes that could not be checked, and why
+
+
+@dataclass(frozen=True)
+class ReferenceRuns:
+    """onnxruntime's outputs at the input sets it could run, the audit inputs first.
+
+    ``failure`` says why onnxruntime cannot run the audit inputs themselves (then ``sets``
+    is empty and no twin can be checked); ``notes`` name the later sets it could not run.
+    """
+
+    sets: tuple[Arrays, ...]
+    expected: tuple[Arrays, ...]
+    notes: tuple[str, ...] = ()
+    failure: str | None = None
 
 
 def input_sets(specs: Sequence[TensorSpec], arrays: Arrays) -> list[Arrays]:
-    """The audit inputs, then the second size when any dim is dynamic."""
-    second = second_size(specs, arrays)
-    return [arrays] if second is None else [arrays, second]
+    """The audit inputs fitted to the fixed dims, then each candidate second size."""
+    fitted = fit_fixed_dims(specs, arrays)
+    return [fitted, *second_sizes(specs, fitted)]
 
 
-def second_size(specs: Sequence[TensorSpec], arrays: Arrays) -> Arrays | None:
+def fit_fixed_dims(specs: Sequence[TensorSpec], arrays: Arrays) -> Arrays:
+    """``arrays`` cut (or tiled) to every dim the model fixes: samples gathered for a stage
+    may hold more rows than a graph exported with a batch of 1 can take."""
+    fitted = dict(arrays)
+    for spec in specs:
+        array = arrays.get(spec.name)
+        if array is None or spec.rank != array.ndim:
+            continue
+        for axis, dim in enumerate(spec.shape):
+            if isinstance(dim, int) and dim > 0 and array.shape[axis] not in (0, dim):
+                array = np.take(array, np.arange(dim) % array.shape[axis], axis=axis)
+        fitted[spec.name] = np.ascontiguousarray(array)
+    return fitted
+
+
+def second_sizes(specs: Sequence[TensorSpec], arrays: Arrays) -> list[Arrays]:
+    """The second sizes to try, in order: the batch grown and sequences cut, then (when
+    that differs) the batch grown alone; empty when no dim can change."""
+    both = second_size(specs, arrays)
+    batch_only = second_size(specs, arrays, cut_sequences=False)
+    candidates = [c for c in (both, batch_only) if c is not None]
+    if len(candidates) == 2 and _same_shapes(candidates[0], candidates[1]):
+        candidates.pop()
+    return candidates
+
+
+def second_size(
+    specs: Sequence[TensorSpec], arrays: Arrays, *, cut_sequences: bool = True
+) -> Arrays | None:
     """``arrays`` resized along their dynamic dims, or None when no dim can change.
 
     A dynamic axis 0 grows by one (rows tiled from the start); a named dynamic axis past 0
@@ -55,7 +109,7 @@ def second_size(specs: Sequence[TensorSpec], arrays: Arrays) -> Arrays | None:
     whose lengths differ between inputs is left alone).
     """
     batch_names = {spec.shape[0] for spec in specs if spec.rank and isinstance(spec.shape[0], str)}
-    cuts = _sequence_cuts(specs, arrays, batch_names)
+    cuts = _sequence_cuts(specs, arrays, batch_names) if cut_sequences else {}
     resized, changed = dict(arrays), False
     for spec in specs:
         array = arrays[spec.name]
@@ -70,6 +124,10 @@ def second_size(specs: Sequence[TensorSpec], arrays: Arrays) -> Arrays | None:
                 changed = True
         resized[spec.name] = np.ascontiguousarray(array)
     return resized if changed else None
+
+
+def _same_shapes(a: Arrays, b: Arrays) -> bool:
+    return all(a[name].shape == b[name].shape for name in a)
 
 
 def _sequence_cuts(
@@ -107,31 +165,42 @@ def reference_runner(model: LoadedModel) -> Runner:
     return run
 
 
-def check_parity(
-    reference: Runner, twin: Runner, sets: Sequence[Arrays], rtol: float, atol: float
-) -> ParityOutcome:
-    """Both runners on every input set; the first set must run on onnxruntime (the caller
-    has made sure), a later one that onnxruntime rejects is noted and left out."""
-    checks: list[ParityCheck] = []
-    failure = note = None
-    for index, feeds in enumerate(sets):
+def reference_runs(make_runner: Callable[[], Runner], sets: Sequence[Arrays]) -> ReferenceRuns:
+    """onnxruntime on every set: the first must run (else ``failure``); a later one it
+    cannot run is left out with a note."""
+    try:
+        runner = make_runner()
+        first = runner(sets[0])
+    except Exception as exc:
+        return ReferenceRuns((), (), failure=first_line(exc))
+    kept, expected, notes = [sets[0]], [first], []
+    for feeds in sets[1:]:
         try:
-            expected = reference(feeds)
+            expected.append(runner(feeds))
         except Exception as exc:
-            if index == 0:
-                raise
-            note = (
-                f"checked at one size only: onnxruntime fails at input sizes "
-                f"{sizes_text(feeds)} ({first_line(exc)})"
-            )
+            notes.append(_unchecked(feeds, f"onnxruntime cannot run them ({first_line(exc)})"))
             continue
+        kept.append(feeds)
+    return ReferenceRuns(tuple(kept), tuple(expected), tuple(notes))
+
+
+def check_parity(runs: ReferenceRuns, twin: Runner, rtol: float, atol: float) -> ParityOutcome:
+    """The twin on every set onnxruntime ran, against its outputs: the first set (the
+    audit inputs) must run and match; of the later ones the first the twin can run is
+    checked (one it cannot run is dropped with a note, never a verdict)."""
+    checks: list[ParityCheck] = []
+    notes = list(runs.notes)
+    failure = None
+    for index, (feeds, expected) in enumerate(zip(runs.sets, runs.expected, strict=True)):
         try:
             actual = twin(feeds)
-        except Exception as exc:  # a twin that cannot run at this size is no twin
+        except Exception as exc:  # no twin at the audit inputs; elsewhere: a note
             why = f"{type(exc).__name__}: {first_line(exc)}"
-            return ParityOutcome(
-                tuple(checks), f"the twin fails at input sizes {sizes_text(feeds)}: {why}", note
-            )
+            if index == 0:
+                failure = f"the twin fails at input sizes {sizes_text(feeds)}: {why}"
+                break
+            notes.append(_unchecked(feeds, f"the twin cannot run them ({why})"))
+            continue
         outputs = tuple(
             compare_output(name, actual[name], value, rtol, atol)
             for name, value in expected.items()
@@ -140,7 +209,23 @@ def check_parity(
         checks.append(check)
         if failure is None and not check.ok:
             failure = _mismatch_reason(check, actual, expected, rtol)
-    return ParityOutcome(tuple(checks), failure, note)
+        if index > 0:
+            break  # one second size is the check; later sets were its fallbacks
+    return ParityOutcome(tuple(checks), failure, _note(checks, notes))
+
+
+def _unchecked(feeds: Arrays, why: str) -> str:
+    return f"not checked at {sizes_text(feeds)}: {why}"
+
+
+def _note(checks: list[ParityCheck], notes: list[str]) -> str | None:
+    """The sizes checked, then those that could not be, and why; None when none was
+    dropped."""
+    if not notes or not checks:
+        return None
+    sizes = " and ".join(_shapes_text(c.input_shapes) for c in checks)
+    only = " only" if len(checks) == 1 else ""
+    return f"checked at input sizes {sizes}{only}; " + "; ".join(notes)
 
 
 def compare_output(

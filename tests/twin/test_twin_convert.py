@@ -350,29 +350,51 @@ def test_a_twin_that_differs_is_a_mismatch_with_the_worst_output(
     assert logits.name == "logits" and not logits.ok and logits.max_rel > 0.04
 
 
-def test_a_twin_that_crashes_at_the_second_size_is_a_mismatch(
+class _FixedBatch(nn.Module):
+    """A twin that runs only batch 2 (its input reshaped to it), whatever the graph takes."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        result: torch.Tensor = self.inner(pixels.reshape(2, 1, 28, 28))
+        return result
+
+
+def test_a_second_size_the_twin_cannot_run_is_dropped_with_a_note_not_a_verdict(
     tiny_cnn: LoadedModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class FixedBatch(nn.Module):
-        def __init__(self, inner: nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-            result: torch.Tensor = self.inner(pixels.reshape(2, 1, 28, 28))
-            return result
-
     real = convert_module._onnx2torch
-    monkeypatch.setattr(convert_module, "_onnx2torch", lambda proto: FixedBatch(real(proto)))
+    monkeypatch.setattr(convert_module, "_onnx2torch", lambda proto: _FixedBatch(real(proto)))
 
     result = to_torch(tiny_cnn, pixels(2))
+
+    twin = converted(result)
+    assert twin.report.status == "converted"
+    assert [c.input_shapes for c in twin.report.parity] == [{"pixels": (2, 1, 28, 28)}]
+    assert twin.report.parity[0].ok
+    assert twin.report.reason is not None
+    assert twin.report.reason.startswith(
+        "checked at input sizes pixels 2x1x28x28 only; not checked at pixels 3x1x28x28: "
+        "the twin cannot run them (RuntimeError: shape"
+    )
+
+
+def test_a_twin_that_cannot_run_the_audit_inputs_is_a_mismatch(
+    tiny_cnn: LoadedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = convert_module._onnx2torch
+    monkeypatch.setattr(convert_module, "_onnx2torch", lambda proto: _FixedBatch(real(proto)))
+
+    result = to_torch(tiny_cnn, pixels(4))
 
     assert isinstance(result, Unconvertible) and result.report.status == "mismatch"
     assert result.report.reason is not None
     assert result.report.reason.startswith(
-        "the twin fails at input sizes pixels 3x1x28x28: RuntimeError: shape"
+        "the twin fails at input sizes pixels 4x1x28x28: RuntimeError: shape"
     )
-    assert len(result.report.parity) == 1 and result.report.parity[0].ok
+    assert result.report.parity == ()
 
 
 def test_a_pytorch_model_is_skipped() -> None:
