@@ -500,20 +500,22 @@ def rewrite_flatten_edges(proto: onnx.ModelProto) -> StepResult:
 
 def rewrite_dynamic_clip(proto: onnx.ModelProto) -> StepResult:
     """Clip-11/12/13 whose min or max is computed (neither an initializer nor a Constant
-    node's output) becomes ``Min(Max(x, min), max)``, each bound only where given; that is
-    Clip's definition, min > max giving max. onnx2torch's Clip takes constant bounds only."""
+    node's output), or an integer constant, becomes ``Min(Max(x, min), max)``, each bound
+    only where given; that is Clip's definition, min > max giving max. onnx2torch's Clip
+    takes constant bounds only, as Python floats: clamping integer token ids with them
+    would turn the ids into floats no embedding can index."""
     name = "rewrite_dynamic_clip"
     if _since_version(proto, "Clip") not in (11, 12, 13):
         return proto, PreparationStep(name, "no Clip-11/12/13 in this opset", 0)
     graph = proto.graph
-    constant = constant_names(graph)
+    constant = constant_names(graph) - _integer_initializers(graph)
     dynamic = [
         i
         for i, n in enumerate(graph.node)
         if is_op(n, "Clip") and any(b and b not in constant for b in n.input[1:3])
     ]
     if not dynamic:
-        return proto, PreparationStep(name, "no Clip with a computed min or max", 0)
+        return proto, PreparationStep(name, "no Clip with a computed or integer min or max", 0)
     proto = copy_model(proto)
     graph = proto.graph
     taken = _all_names(graph)
@@ -545,9 +547,18 @@ def rewrite_dynamic_clip(proto: onnx.ModelProto) -> StepResult:
     del graph.node[:]
     graph.node.extend(kept)
     detail = (
-        f"rewrote {len(dynamic)} Clip nodes with a computed min or max as Min(Max(x, min), max)"
+        f"rewrote {len(dynamic)} Clip nodes with a computed or integer min or max as "
+        "Min(Max(x, min), max)"
     )
     return proto, PreparationStep(name, detail, len(dynamic))
+
+
+def _integer_initializers(graph: onnx.GraphProto) -> set[str]:
+    return {
+        t.name
+        for t in graph.initializer
+        if helper.tensor_dtype_to_np_dtype(t.data_type).kind in "iu"
+    }
 
 
 def _node(op_type: str, inputs: list[str], output: str, name: str) -> onnx.NodeProto:
