@@ -4,14 +4,15 @@
     onnxruntime  an ONNX file's session (perturbation methods, and every metric); tensors
                  -> numpy -> ``session.run`` -> tensor, chunked to a fixed batch size
     twin         the ONNX file's PyTorch twin (gradient and layer methods), used only when
-                 its outputs matched onnxruntime's
+                 its outputs matched onnxruntime's; run N rows at a time when the graph
+                 fixes its batch at N (fixed_batch.py)
 
 Each forward returns the model's first output: (batch, outputs) scores, flattened to two
 axes, or the raw output when it has the attributed input's shape (an autoencoder's
 reconstruction, whose error the target then attributes). Inputs without a sample axis (a
 scalar, a state) are bound inside the forward. Each backend also names the layer the layer
-methods use (the embedding for token ids, the last convolution for images) and the
-cascade the randomisation test walks (cascades.py).
+methods use (the embedding for token ids, found by embedding.py on a twin; the last
+convolution for images) and the cascade the randomisation test walks (cascades.py).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.core.onnx_graph import pass_through_aliases
 from harness.core.sessions import SessionSettings, create_session
 from harness.core.twin import ConversionReport
+from harness.explainers.methods.base import MethodNotApplicableError
 from harness.stages.context import AuditContext
 from harness.stages.explanations.cascades import (
     graph_cascade,
@@ -34,6 +35,8 @@ from harness.stages.explanations.cascades import (
     module_layer_count,
     onnx_layer_count,
 )
+from harness.stages.explanations.embedding import embedding_nodes, node_key
+from harness.stages.explanations.fixed_batch import chunked_call, one_pass_method
 from harness.stages.explanations.plan import Samples, Subject
 
 __all__ = [
@@ -88,7 +91,9 @@ def _first_output(raw: Any) -> torch.Tensor:
 
 class ModuleForward(nn.Module):
     """A torch module (the model, or the twin) as ``f(attributed, *others)``; the inputs
-    go to the module's device and the scores come back to the CPU."""
+    go to the module's device and the scores come back to the CPU. A twin whose graph fixes
+    the batch at ``fixed_rows`` is run that many rows at a time, ``layer`` once per call
+    (fixed_batch.py)."""
 
     def __init__(
         self,
@@ -98,6 +103,8 @@ class ModuleForward(nn.Module):
         fixed: dict[str, torch.Tensor],
         *,
         by_name: bool,
+        fixed_rows: int | None = None,
+        layer: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.model = module
@@ -105,6 +112,10 @@ class ModuleForward(nn.Module):
         self.names = (subject.attributed, *subject.others)
         self.fixed = fixed
         self.by_name = by_name
+        self.fixed_rows = fixed_rows
+        # In a list: a layer registered as a submodule here would be walked twice by the
+        # cascades and by Captum's hook registration.
+        self.hooked_layer = [layer]
         parameter = next(module.parameters(), None)
         buffer = next(module.buffers(), None)
         held = parameter if parameter is not None else buffer
@@ -113,6 +124,19 @@ class ModuleForward(nn.Module):
     def forward(self, attributed: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:
         given = {**self.fixed, **dict(zip(self.names, (attributed, *others), strict=True))}
         tensors = [given[name].to(self.device) for name in self.order]
+        rows = int(attributed.shape[0])
+        if self.fixed_rows is not None and rows != self.fixed_rows:
+            method = one_pass_method(self.model)
+            if method is not None:
+                raise MethodNotApplicableError(
+                    f"{method} compares each input with its baseline inside one forward pass "
+                    f"of both, and this model's graph fixes its batch at {self.fixed_rows} "
+                    f"(a pass of {rows} rows would have to be split)"
+                )
+            batched = [name in self.names for name in self.order]
+            layer = self.hooked_layer[0]
+            raw = chunked_call(self.model, tensors, batched, self.fixed_rows, layer, _first_output)
+            return scores(raw.cpu(), attributed)
         if self.by_name:
             raw = self.model(**dict(zip(self.order, tensors, strict=True)))
         else:
@@ -185,31 +209,27 @@ def module_layer(module: nn.Module, modality: str, vocabulary: int | None) -> nn
     return None
 
 
-# Ops that pass token ids on unchanged in value (an export may cast or reshape them).
-_ID_PRESERVING = frozenset({"Cast", "Identity", "Reshape", "Squeeze", "Unsqueeze", "Flatten"})
-
-
 def twin_layer(twin: Any, proto: Any, modality: str, attributed: str) -> nn.Module | None:
-    """The twin's module for the ONNX embedding Gather (data an initializer, indices the
-    token input, possibly cast or reshaped) or the last Conv; None when there is none."""
-    initializers = {t.name for t in proto.graph.initializer}
+    """The twin's module for the embedding of token ids (embedding.py: a Gather on a table,
+    or a one-hot times a table) or for the last Conv of an image model; None when there is
+    none. The search runs on the graph the twin was converted from (``twin.graph``), else
+    on ``proto``'s."""
+    own = getattr(twin, "graph", None)
+    graph = own if own is not None else proto.graph
+    nodes: Iterable[tuple[int, Any]]
     if modality == "tokens":
-        ids = pass_through_aliases(proto.graph, attributed, _ID_PRESERVING)
-        nodes: Iterable[tuple[int, Any]] = (
-            (i, n)
-            for i, n in enumerate(proto.graph.node)
-            if n.op_type == "Gather" and n.input[0] in initializers and n.input[1] in ids
-        )
+        nodes = embedding_nodes(graph, attributed)
     elif modality == "image":
-        nodes = reversed([(i, n) for i, n in enumerate(proto.graph.node) if n.op_type == "Conv"])
+        nodes = reversed([(i, n) for i, n in enumerate(graph.node) if n.op_type == "Conv"])
     else:
         return None
     for index, node in nodes:
-        try:  # an unnamed node is keyed op#index (checked: preparation may move nodes)
-            module: nn.Module = twin.node_module(node.name or f"{node.op_type}#{index}")
+        try:
+            module: nn.Module = twin.node_module(node_key(node, index))
         except KeyError:
             continue
-        if node.op_type.lower() in type(module).__name__.lower():
+        # On the original graph an unnamed node's key may have moved in preparation.
+        if own is not None or node.op_type.lower() in type(module).__name__.lower():
             return module
     return None
 
@@ -253,8 +273,16 @@ def build_backends(
         why = f"the ONNX model has no PyTorch twin ({twin.report.reason})"
         return Backends(reference, None, why, twin.report)
     torch_fixed = {n: torch.from_numpy(np.ascontiguousarray(a)) for n, a in fixed.items()}
-    forward = ModuleForward(twin.module, twin.input_names, subject, torch_fixed, by_name=False)
     layer = twin_layer(twin, model.onnx_proto, subject.modality, subject.attributed)
+    forward = ModuleForward(
+        twin.module,
+        twin.input_names,
+        subject,
+        torch_fixed,
+        by_name=False,
+        fixed_rows=_fixed_batch(model, subject),
+        layer=layer,
+    )
     graph = getattr(twin.module, "converted", twin.module)
     labels = {v.removeprefix("converted."): k for k, v in twin.node_modules.items()}
     backend = Backend(
@@ -299,8 +327,7 @@ def _session_backend(
     # The randomised copies the cascade rebuilds run as the original does.
     settings = SessionSettings(device=context.device, intra_op_threads=threads)
     dtypes = {s.name: np.dtype(s.dtype) for s in model.inputs}
-    first = model.input(subject.attributed).shape[:1]
-    fixed_batch = first[0] if first and isinstance(first[0], int) else None
+    fixed_batch = _fixed_batch(model, subject)
 
     def forward_of(session: Any) -> SessionForward:
         return SessionForward(session, subject, fixed, dtypes, fixed_batch)
@@ -315,6 +342,12 @@ def _session_backend(
         layers_total=onnx_layer_count(model.onnx_proto),
         state=None,
     )
+
+
+def _fixed_batch(model: Any, subject: Subject) -> int | None:
+    """The batch the graph fixes for the attributed input, or None where it is dynamic."""
+    first = model.input(subject.attributed).shape[:1]
+    return first[0] if first and isinstance(first[0], int) else None
 
 
 def _vocabulary(context: AuditContext, subject: Subject, samples: Samples) -> int | None:
