@@ -67,7 +67,11 @@ def test_a_target_out_of_range_exits_2(tmp_path, capsys):
     out = tmp_path / "audit"
     code = audit("ref:cnn_patch", out, "--target", "7", "--explainers", "saliency")
     assert code == 2
-    assert "--target 7 is out of range: the model has 4 outputs (0..3)" in capsys.readouterr().err
+    # checked right after the forward pass, before any stage: the first output's width
+    assert (
+        "--target 7 is out of range: the model's output 'logits' has 4 values per sample (0..3)"
+        in capsys.readouterr().err
+    )
     assert not out.exists()
 
 
