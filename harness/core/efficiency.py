@@ -159,6 +159,11 @@ class Roofline:
     percent_of_peak: float
     arithmetic_intensity: float
     ridge_intensity: float | None  # peak_gflops / bandwidth_gbs: flops per byte
+    # Optional (older results have none). False when the achieved rate exceeds the measured
+    # peak: the peak probe ran under more contention than the model did, so no percentage
+    # or point above the roof is shown; ``peak_note`` says why.
+    peak_reliable: bool = True
+    peak_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,9 @@ class BackendRun:
     roofline: Roofline | None
     op_profile: OpProfile | None
     host_device_copy_ms: float | None = None  # CUDA with IO binding: copies apart
+    # Optional (older results have none): what cut this run's measuring short (a pass time
+    # limit, too few calls in time), so a partial figure says it is partial.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from harness.core.efficiency import NodeTime, OpProfile, OpTime
 from harness.core.sessions import SessionDevice, SessionSettings, create_session
 from harness.stages.efficiency.sampling import gflop_rate
 
-__all__ = ["OrtSession", "matmul_peak_gflops", "op_profile"]
+__all__ = ["OrtSession", "matmul_call", "matmul_peak_gflops", "op_profile"]
 
 _GRAPH_OPT = "ORT_ENABLE_ALL"
 
@@ -162,6 +162,12 @@ def _op_profile(node_us: dict[tuple[str, str], float], runs: int) -> OpProfile:
 
 def matmul_peak_gflops(n: int, device: str, threads: int | None, seconds: float) -> float:
     """Float32 GFLOP/s of an n x n x n MatMul on onnxruntime with the audit's settings."""
+    return gflop_rate(matmul_call(n, device, threads), 2.0 * n**3, seconds)
+
+
+def matmul_call(n: int, device: str, threads: int | None) -> Callable[[], object]:
+    """One n x n x n float32 MatMul on onnxruntime with the audit's settings, as a call
+    (the peak is timed in short probes between the model's own calls)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -178,6 +184,6 @@ def matmul_peak_gflops(n: int, device: str, threads: int | None, seconds: float)
     with tempfile.TemporaryDirectory(prefix="harness-peak-") as folder:
         path = Path(folder) / "peak.onnx"
         onnx.save(model, str(path))
+        # Read from bytes (no external data): the session outlives the folder.
         session = OrtSession(path, device, threads)
-        call = session.caller({"a": rng.standard_normal((n, n)).astype(np.float32)})
-        return gflop_rate(call, 2.0 * n**3, seconds)
+    return session.caller({"a": rng.standard_normal((n, n)).astype(np.float32)})

@@ -7,8 +7,9 @@ from typing import Literal
 
 from harness.core.config import AuditConfig
 from harness.core.efficiency import ColdStart, LatencyStats, MemoryPeaks, OpProfile, Throughput
+from harness.stages.efficiency.budget import EfficiencyBudget
 
-__all__ = ["MeasureRequest", "ProfileReply"]
+__all__ = ["MeasureRequest", "MemoryReply", "ProfileReply"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,12 @@ class MeasureRequest:
     # Why the batch size cannot be swept (a fixed or unshared batch dim), or None.
     sweep_blocked: str | None
     weight_bytes: int
+    # The budget row the audit resolved, so the worker measures with exactly its numbers
+    # (a test that scales a row down reaches the subprocess too); None: BUDGETS[budget].
+    budget_row: EfficiencyBudget | None = None
+    # Where the worker records each finished part of a profile pass, so a pass killed at
+    # its time limit still leaves its cold start, latency samples and peak behind.
+    progress_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class ProfileReply:
     peak_matmul_size: int
     bandwidth_gbs: float
     host_device_copy_ms: float | None
+    notes: tuple[str, ...] = ()  # what the pass's time limit cut short
 
 
 @dataclass(frozen=True)

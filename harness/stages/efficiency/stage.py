@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -20,14 +21,25 @@ from typing import Any
 
 import numpy as np
 
-from harness.core.efficiency import BackendRun, EfficiencySection, Roofline, Work
+from harness.core.efficiency import (
+    BackendRun,
+    ColdStart,
+    EfficiencySection,
+    LatencyStats,
+    Roofline,
+    Work,
+)
 from harness.core.errors import StageError
 from harness.core.serialize import from_jsonable, to_jsonable
 from harness.stages.context import AuditContext
 from harness.stages.efficiency.budget import BUDGETS
 from harness.stages.efficiency.protocol import MeasureRequest, MemoryReply, ProfileReply
+from harness.stages.efficiency.stats import latency_stats
+from harness.stages.efficiency.worker import budget_of
 
-__all__ = ["efficiency_stage", "plan_runs"]
+__all__ = ["efficiency_stage", "partial_profile", "plan_runs", "roofline"]
+
+logger = logging.getLogger(__name__)
 
 _ISOLATION = "each backend measured in fresh subprocesses (profile, then memory)"
 
@@ -42,12 +54,17 @@ def efficiency_stage(context: AuditContext) -> EfficiencySection:
         for backend, device in planned:
             request = _request(context, backend, device, inputs_file)
             try:
-                runs.append(_measure(request, work))
+                measured = _measure(request, work)
             except StageError as exc:
                 if not _is_conversion(context, backend):
                     raise
                 # onnx2torch lacking an op leaves onnxruntime's numbers standing.
                 not_measured[f"{backend}/{device}"] = f"onnx2torch conversion failed: {exc}"
+                continue
+            if isinstance(measured, str):
+                not_measured[f"{backend}/{device}"] = measured
+            else:
+                runs.append(measured)
     return EfficiencySection(
         status="ok",
         budget=context.config.budget,
@@ -101,6 +118,7 @@ def _request(context: AuditContext, backend: str, device: str, inputs_file: Path
         budget=context.config.budget,
         sweep_blocked=_sweep_blocked(context),
         weight_bytes=context.summary.parameter_bytes,
+        budget_row=BUDGETS[context.config.budget],
     )
 
 
@@ -119,10 +137,25 @@ def _sweep_blocked(context: AuditContext) -> str | None:
     return None
 
 
-def _measure(request: MeasureRequest, work: Work | None) -> BackendRun:
-    profile = from_jsonable(ProfileReply, _run_worker(request))
-    memory_request = dataclasses.replace(request, mode="memory")
-    memory = from_jsonable(MemoryReply, _run_worker(memory_request)).memory
+def _measure(request: MeasureRequest, work: Work | None) -> BackendRun | str:
+    """The run, from whatever its passes finished; a reason instead when the profile pass
+    was cut before it timed a single call."""
+    progress_file = Path(request.inputs_file).with_name(f"{request.backend}-{request.device}.json")
+    profile_request = dataclasses.replace(request, progress_file=str(progress_file))
+    reply = _run_worker(profile_request)
+    if reply is None:
+        profile = partial_profile(_read_progress(progress_file), _pass_limit(request))
+        if profile is None:
+            return f"the profile pass was cut at {_pass_limit(request):.0f} s before one timed call"
+    else:
+        profile = from_jsonable(ProfileReply, reply)
+    memory_reply = _run_worker(dataclasses.replace(request, mode="memory"))
+    notes = list(profile.notes)
+    memory = None
+    if memory_reply is None:
+        notes.append(f"memory not measured: its pass was cut at {_pass_limit(request):.0f} s")
+    else:
+        memory = from_jsonable(MemoryReply, memory_reply).memory
     return BackendRun(
         backend=request.backend,
         device=request.device,
@@ -131,53 +164,116 @@ def _measure(request: MeasureRequest, work: Work | None) -> BackendRun:
         latency=profile.latency,
         throughput=profile.throughput,
         memory=memory,
-        roofline=_roofline(profile, work),
+        roofline=roofline(profile, work),
         op_profile=profile.op_profile,
         host_device_copy_ms=profile.host_device_copy_ms,
+        notes=tuple(notes),
     )
 
 
-def _roofline(profile: ProfileReply, work: Work | None) -> Roofline | None:
+def partial_profile(parts: dict[str, Any], limit_s: float) -> ProfileReply | None:
+    """A profile pass killed at its time limit, from the parts it recorded: its cold start,
+    its latency (or the samples it had), its peak; None without a single timed call."""
+    if "settings" not in parts or "cold_start" not in parts:
+        return None
+    cold = from_jsonable(ColdStart, parts["cold_start"])
+    cut = f"the pass was cut at its time limit ({limit_s:.0f} s)"
+    if "latency" in parts:
+        latency = from_jsonable(LatencyStats, parts["latency"])
+        notes = [f"{cut}: no throughput sweep or op profile"]
+    else:
+        samples = parts.get("partial_samples_ms") or [cold.first_call_ms]
+        where = "the cold first call" if "partial_samples_ms" not in parts else "the calls timed"
+        latency = latency_stats(
+            samples,
+            batch_size=1,
+            warmup_calls=0,
+            warmup_settled=False,
+            sampling_seconds=sum(samples) / 1e3,
+            stopped_because="time limit",
+            target_ci_rel_width=0.0,
+        )
+        notes = [f"{cut} while sampling latency: statistics from {where} ({len(samples)})"]
+    peak = parts.get("peak_gflops")
+    return ProfileReply(
+        settings=parts["settings"],
+        cold_start=cold,
+        latency=latency,
+        throughput=None,
+        op_profile=None,
+        peak_gflops=float(peak) if peak else 0.0,
+        peak_matmul_size=int(parts.get("peak_matmul_size", 0)),
+        bandwidth_gbs=0.0,
+        host_device_copy_ms=None,
+        notes=tuple(notes),
+    )
+
+
+def roofline(profile: ProfileReply, work: Work | None) -> Roofline | None:
     """The run's point on the roofline; None without a complete count of the work (an
-    incomplete one is a lower bound, and a percent of peak from it would mislead)."""
+    incomplete one is a lower bound, and a percent of peak from it would mislead) or
+    without a measured peak. An achieved rate above the peak marks the peak unreliable."""
     p50 = profile.latency.percentiles_ms["p50"].value
     if work is None or not work.complete or not work.flops or not p50:
         return None
+    if profile.peak_gflops <= 0:
+        return None
     achieved = work.flops / (p50 / 1e3) / 1e9
     ridge = profile.peak_gflops / profile.bandwidth_gbs if profile.bandwidth_gbs else None
+    reliable = achieved <= profile.peak_gflops
     return Roofline(
         peak_gflops=profile.peak_gflops,
         peak_matmul_size=profile.peak_matmul_size,
-        bandwidth_gbs=profile.bandwidth_gbs,
+        bandwidth_gbs=profile.bandwidth_gbs or None,
         achieved_gflops=achieved,
         percent_of_peak=100.0 * achieved / profile.peak_gflops,
         arithmetic_intensity=work.arithmetic_intensity,
         ridge_intensity=ridge,
+        peak_reliable=reliable,
+        peak_note=None
+        if reliable
+        else (
+            f"the model's {achieved:.4g} GFLOP/s exceeds the measured peak "
+            f"{profile.peak_gflops:.4g} GFLOP/s: the peak probe ran under more load than "
+            "the model did, so no percent of peak is claimed"
+        ),
     )
 
 
-def _run_worker(request: MeasureRequest) -> dict[str, Any]:
-    budget = BUDGETS[request.budget]
-    # Generous: warm-up, sampling, sweep, profiler and peak each have their own bound.
-    timeout = (
-        60 + 4 * (budget.max_seconds + budget.warmup_max_seconds) + 60 * budget.sweep_point_seconds
-    )
+# Beyond its planned pass_seconds, a pass gets this long to import, load and finish the
+# call in flight before the audit process stops it and keeps what it recorded.
+_GRACE_SECONDS = 60.0
+
+
+def _pass_limit(request: MeasureRequest) -> float:
+    return budget_of(request).pass_seconds + _GRACE_SECONDS
+
+
+def _run_worker(request: MeasureRequest) -> dict[str, Any] | None:
+    """The pass's reply; None when it ran past its time limit (it was stopped)."""
     try:
         done = subprocess.run(
             [sys.executable, "-m", "harness.stages.efficiency.worker"],
             input=json.dumps(to_jsonable(request)),
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=_pass_limit(request),
             env=_worker_env(),
             check=False,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise StageError(
-            f"{request.backend}/{request.device} {request.mode} pass took over {timeout:.0f} s; "
-            "try --budget quick"
-        ) from exc
+    except subprocess.TimeoutExpired:
+        logger.info("%s/%s %s pass stopped at its time limit", request.backend,
+                    request.device, request.mode)  # fmt: skip
+        return None
     return _parse_reply(request, done)
+
+
+def _read_progress(path: Path) -> dict[str, Any]:
+    try:
+        parts: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return parts
 
 
 def _parse_reply(request: MeasureRequest, done: subprocess.CompletedProcess[str]) -> dict[str, Any]:

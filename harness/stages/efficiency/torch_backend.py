@@ -12,7 +12,7 @@ import numpy as np
 from harness.core.config import AuditConfig
 from harness.stages.efficiency.sampling import gflop_rate
 
-__all__ = ["TorchModule", "matmul_peak_gflops"]
+__all__ = ["TorchModule", "matmul_call", "matmul_peak_gflops"]
 
 
 class TorchModule:
@@ -105,6 +105,11 @@ def _twin_module(model: Any, feeds: dict[str, np.ndarray]) -> Any:
 
 
 def matmul_peak_gflops(n: int, device: str, threads: int | None, seconds: float) -> float:
+    return gflop_rate(matmul_call(n, device, threads), 2.0 * n**3, seconds)
+
+
+def matmul_call(n: int, device: str, threads: int | None) -> Callable[[], object]:
+    """One n x n x n float32 matmul in torch, as a call (timed in short probes)."""
     import torch
 
     if threads is not None:
@@ -119,4 +124,4 @@ def matmul_peak_gflops(n: int, device: str, threads: int | None, seconds: float)
             torch.cuda.synchronize()
         return product
 
-    return gflop_rate(call, 2.0 * n**3, seconds)
+    return call
