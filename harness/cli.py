@@ -8,27 +8,24 @@ the command, until a command runs, so ``--help`` and ``--version`` answer at onc
 from __future__ import annotations
 
 import argparse
-import errno
-import signal
 import sys
-import threading
-import traceback
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from types import ModuleType
 from typing import Any, NoReturn
 
 from harness._version import __version__
 from harness.commands.logs import configure_logging
+from harness.commands.outcome import (
+    environment_cause,
+    fail,
+    interrupted,
+    one_line,
+    termination_as_interrupt,
+)
 from harness.core.config import BACKENDS, BUDGETS, DEVICES, STAGE_NAMES, THREADS_PER_CPU
-from harness.core.errors import ExitCode, HarnessError, first_line, shorten
+from harness.core.errors import ExitCode, HarnessError, first_line
 
 __all__ = ["main"]
-
-# The one stderr line of a failure is cut to this many characters, start and end kept.
-ERROR_LINE_LIMIT = 1000
-_TERMINATING_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
 
 EXIT_CODES = """\
 exit codes:
@@ -45,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        line = _one_line(f"{self.prog}: error: {message} (see --help)")
+        line = one_line(f"{self.prog}: error: {message} (see --help)")
         self.exit(ExitCode.USAGE, line + "\n")
 
 
@@ -255,11 +252,28 @@ def _add_compare(commands: Any) -> None:
 def _run_command(args: argparse.Namespace) -> int:
     """Run the parsed command through ``harness.commands.<command>.run``, imported only now
     so that ``--help`` and ``--version`` import nothing heavy."""
-    from importlib import import_module
-
-    command = import_module(f"harness.commands.{args.command}")
-    code: int = command.run(args)
+    code: int = _command_module(args.command).run(args)
     return code
+
+
+def _command_module(name: str) -> ModuleType:
+    # Spelled out rather than importlib.import_module(f"harness.commands.{name}") so that
+    # import-linter sees each cli -> commands dependency.
+    if name == "audit":
+        from harness.commands import audit
+
+        return audit
+    if name == "report":
+        from harness.commands import report
+
+        return report
+    if name == "compare":
+        from harness.commands import compare
+
+        return compare
+    from harness.commands import gate
+
+    return gate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -269,107 +283,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = getattr(args, "debug", False)
     configure_logging(getattr(args, "quiet", False), debug)
     try:
-        with _termination_as_interrupt():
+        with termination_as_interrupt():
             return _run_command(args)
     except HarnessError as exc:
-        return _fail(f"{type(exc).__name__}: {exc}", exc.exit_code, debug)
+        return fail(f"{type(exc).__name__}: {exc}", exc.exit_code, debug)
     except KeyboardInterrupt as exc:
-        return _interrupted(exc)
+        return interrupted(exc)
     except Exception as exc:
-        cause = _environment_cause(exc)
+        cause = environment_cause(exc)
         if cause is not None:
-            return _fail(f"{type(exc).__name__}: {cause}", ExitCode.USAGE, debug)
-        return _fail(
+            return fail(f"{type(exc).__name__}: {cause}", ExitCode.USAGE, debug)
+        return fail(
             f"InternalError: {type(exc).__name__}: {first_line(exc)} "
             "(a bug in the harness; rerun with --debug and report the traceback)",
             ExitCode.INTERNAL,
             debug,
         )
-
-
-def _fail(line: str, code: int, debug: bool) -> int:
-    """Print the one line a failure gets (after the traceback, with --debug)."""
-    if debug:
-        traceback.print_exc()
-    print(_one_line(line), file=sys.stderr)
-    return int(code)
-
-
-def _one_line(text: str) -> str:
-    """TEXT as one readable line: control characters (a newline or a terminal escape in a
-    file name) shown escaped, and at most ERROR_LINE_LIMIT characters, start and end kept."""
-    printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return shorten(printable, ERROR_LINE_LIMIT)
-
-
-def _environment_cause(exc: BaseException) -> str | None:
-    """What this machine lacked, for a failure that is not a bug in the harness: memory, disk
-    space, a name the file system takes, permission. None for anything else."""
-    if isinstance(exc, MemoryError) or _named_out_of_memory(exc):
-        return (
-            f"ran out of memory ({first_line(exc, 120)}); try a smaller --shape/--budget, "
-            "or a machine with more memory"
-        )
-    if not isinstance(exc, OSError) or exc.errno not in _OS_CAUSES:
-        return None
-    where = f" writing '{shorten(str(exc.filename))}'" if exc.filename else ""
-    return f"{_OS_CAUSES[exc.errno]}{where} ({exc.strerror or exc})"
-
-
-def _named_out_of_memory(exc: BaseException) -> bool:
-    """torch's OutOfMemoryError (CUDA or CPU), recognised by name: the CLI imports no torch."""
-    return any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__)
-
-
-_OS_CAUSES = {
-    errno.ENOSPC: "the disk is full: free some space or choose another --out",
-    errno.EDQUOT: "the disk quota is used up: free some space or choose another --out",
-    errno.ENAMETOOLONG: "a file name is too long for the file system: choose a shorter --out",
-    errno.EROFS: "the file system is read-only: choose another --out",
-    errno.EACCES: "permission denied: choose a path you can write, or fix its permissions",
-    errno.EPERM: "operation not permitted: choose a path you can write, or fix its permissions",
-}
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised as Ctrl-C is so that the same clean-up runs."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextmanager
-def _termination_as_interrupt() -> Iterator[None]:
-    """While a command runs, SIGTERM (timeout, CI cancellation, docker stop) and SIGHUP (a
-    closed terminal) raise ``_Terminated`` instead of killing the process outright, which
-    would leave a staging folder behind. Handlers someone set (nohup's SIG_IGN) are kept."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
-    for number in _TERMINATING_SIGNALS:
-        if signal.getsignal(number) is signal.SIG_DFL:
-            previous[number] = signal.signal(number, _raise_terminated)
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise _Terminated(signum)
-
-
-def _interrupted(exc: KeyboardInterrupt) -> int:
-    """One line for Ctrl-C or a termination signal, saying what was left written: the
-    command notes it on the exception (the audit does); without a note, what holds for
-    every command, whose files are each replaced whole or not at all."""
-    notes = getattr(exc, "__notes__", None)
-    outcome = "; ".join(notes) if notes else "no file was left half-written"
-    if isinstance(exc, _Terminated):
-        print(_one_line(f"terminated by {exc}; {outcome}"), file=sys.stderr)
-        return 128 + exc.signum
-    print(_one_line(f"interrupted; {outcome}"), file=sys.stderr)
-    return 128 + signal.SIGINT

@@ -16,7 +16,8 @@ import pytest
 
 from harness import output
 from harness import pipeline as pipeline_module
-from harness.cli import ERROR_LINE_LIMIT, main
+from harness.cli import main
+from harness.commands.outcome import ERROR_LINE_LIMIT
 from harness.core.config import THREADS_PER_CPU
 from harness.intake import loader
 from harness.output import HIDDEN_NAME_OVERHEAD
