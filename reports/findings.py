@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.core.attention import AttentionSection
-from harness.core.efficiency import BackendRun, EfficiencySection
+from harness.core.config import BUDGETS
+from harness.core.efficiency import BackendRun, EfficiencySection, ThroughputPoint
 from harness.core.explanations import ExplanationsSection
 from harness.core.result import STAGE_NAMES, AuditResult
 from harness.core.thresholds import FindingThresholds
@@ -186,22 +187,73 @@ def memory_vs_weights(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 
 
 def best_batch(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
-    """The batch size with the highest throughput, where a sweep ran: info."""
+    """The batch size with the highest throughput: info, only when data stand behind it:
+    at least two batch sizes with a rate, and the best one's interval clear of every other
+    one's (its lower bound above their upper bounds). A sweep of insufficient rates, or
+    rates whose intervals overlap, names no best batch."""
     for i, run in _efficiency_runs(result):
         sweep = run.throughput
-        if sweep is None or not sweep.points:
+        rated = [p for p in sweep.points if p.samples_per_s.value is not None] if sweep else []
+        best = max(rated, key=lambda p: p.samples_per_s.value or 0.0, default=None)
+        if sweep is None or best is None or len(rated) < 2 or not _clearly_best(best, rated):
             continue
-        best = next((p for p in sweep.points if p.batch_size == sweep.best_batch_size), None)
-        rate = best.samples_per_s.value if best else None
-        evidence = f"{rate:.4g} samples/s" if rate is not None else "rate insufficient"
+        rate = best.samples_per_s
         yield Finding(
             "info",
             "efficiency.best_batch",
-            f"throughput on {run.backend}/{run.device} is best at batch {sweep.best_batch_size}",
-            f"{evidence} over {len(sweep.points)} batch sizes; sweep stopped: "
+            f"throughput on {run.backend}/{run.device} is best at batch {best.batch_size}",
+            f"{rate.value:.4g} samples/s (95% CI {rate.ci_low:.4g} to {rate.ci_high:.4g}), "
+            f"clear of the other {len(rated) - 1} batch sizes; sweep stopped: "
             f"{sweep.stopped_because}",
             f"efficiency-run{i}",
         )
+
+
+def _clearly_best(best: ThroughputPoint, rated: list[ThroughputPoint]) -> bool:
+    low = best.samples_per_s.ci_low
+    others = [p.samples_per_s.ci_high for p in rated if p is not best]
+    return low is not None and all(high is not None and low > high for high in others)
+
+
+def run_cut_short(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """A run the budget's time limits cut short (its notes say what): info, with advice
+    that names a larger budget than the one in use, or none when it is the largest."""
+    section = _efficiency(result)
+    for i, run in _efficiency_runs(result):
+        if not run.notes:
+            continue
+        larger = _larger_budget(section.budget if section else None)
+        advice = f"; --budget {larger} allows more time" if larger else ""
+        yield Finding(
+            "info",
+            "efficiency.run_cut_short",
+            f"measuring {run.backend}/{run.device} was cut short by the time limit",
+            "; ".join(run.notes) + advice,
+            f"efficiency-run{i}",
+        )
+
+
+def _larger_budget(current: str | None) -> str | None:
+    """The next budget up from ``current`` (None at the top, or for an unknown name)."""
+    order = list(BUDGETS)
+    if current not in order or order.index(current) == len(order) - 1:
+        return None
+    return order[order.index(current) + 1]
+
+
+def peak_unreliable(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """A measured peak below the model's own rate: info (no percent of peak is claimed)."""
+    for i, run in _efficiency_runs(result):
+        roof = run.roofline
+        if roof is not None and not roof.peak_reliable:
+            yield Finding(
+                "info",
+                "efficiency.peak_unreliable",
+                f"the measured compute peak on {run.backend}/{run.device} is unreliable",
+                roof.peak_note
+                or f"achieved {roof.achieved_gflops:.4g} > peak {roof.peak_gflops:.4g} GFLOP/s",
+                f"efficiency-run{i}",
+            )
 
 
 def work_incomplete(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
@@ -227,7 +279,9 @@ def low_percent_of_peak(result: AuditResult, t: Thresholds) -> Iterator[Finding]
         return
     for i, run in _efficiency_runs(result):
         roof = run.roofline
-        if roof is not None and roof.percent_of_peak < t.percent_of_peak_min:
+        if roof is None or not roof.peak_reliable:
+            continue
+        if roof.percent_of_peak < t.percent_of_peak_min:
             yield Finding(
                 "info",
                 "efficiency.low_percent_of_peak",
@@ -453,10 +507,12 @@ RULES: tuple[Rule, ...] = (
     percentile_insufficient,
     latency_noisy,
     warmup_unsettled,
+    run_cut_short,
     memory_vs_weights,
     best_batch,
     work_incomplete,
     low_percent_of_peak,
+    peak_unreliable,
     sanity_failed,
     ground_truth_weak,
     gradients_skipped,

@@ -333,8 +333,10 @@ def roofline_figure(run: BackendRun) -> go.Figure | None:
     """
     import plotly.graph_objects as go
 
+    # A peak the model outran was measured low (under contention): a point above the roof
+    # would mislead, so no figure; the report says the peak is unreliable in words.
     roof = run.roofline
-    if roof is None:
+    if roof is None or not roof.peak_reliable:
         return None
     anchors = [roof.arithmetic_intensity] + ([roof.ridge_intensity] if roof.ridge_intensity else [])
     positive = [a for a in anchors if a > 0] or [1.0]
