@@ -76,3 +76,21 @@ def test_slow_model_gets_an_ok_section_with_notes(tight_quick_budget, tmp_path):
     verdict = findings(AuditResult.from_dict(data))
     assert not any("budget quick" in f.title + f.evidence for f in verdict)
     assert not any(f.rule == "efficiency.best_batch" for f in verdict)
+
+
+def test_a_pass_stopped_at_its_limit_leaves_the_stage_ok(monkeypatch, tmp_path):
+    """Passes killed at a one-second limit: whatever each had recorded is kept, the run
+    (or its absence) says it was cut, and the stage is still ok with FLOPs counted."""
+    quick = dataclasses.replace(BUDGETS["quick"], pass_seconds=1.0)
+    table = BudgetTable(quick=quick, standard=BUDGETS["standard"], thorough=BUDGETS["thorough"])
+    monkeypatch.setattr(efficiency_stage, "BUDGETS", table)
+    monkeypatch.setattr(efficiency_stage, "_GRACE_SECONDS", 0.0)
+    model = matmul_chain(tmp_path / "model")
+    out = tmp_path / "out"
+    args = ["audit", str(model), "--out", str(out), "--quiet", "--budget", "quick"]
+    assert main([*args, *FAST_STAGES_OFF]) == 0
+    section = json.loads((out / "result.json").read_text())["efficiency"]
+    assert section["status"] == "ok", section["reason"]
+    assert section["work"]["flops"] > 0
+    said = [*section["not_measured"].values(), *(n for r in section["runs"] for n in r["notes"])]
+    assert any("cut at" in line for line in said), said
