@@ -12,7 +12,8 @@ call (8 calls in its 10 s ceiling); a slower model gets the calls that fit, and 
 ``insufficient`` with the run's notes saying the time limit cut sampling.
 
 Each profile pass (cold start, latency, sweep, op profile, peak) plans within
-``pass_seconds``: the sweep stops at the first batch size that would not fit, the op
+``pass_seconds``: the sweep stops at the first batch size that would not fit (or whose
+rate could not get its 8 calls within ``slow_max_seconds``), the op
 profile runs as many calls as fit, and what was cut is noted. The audit process kills a
 pass that overruns it (by a grace period) and keeps what the pass reported so far.
 
@@ -70,7 +71,7 @@ BUDGETS: BudgetTable[EfficiencyBudget] = BudgetTable(
         target_ci_rel_width=0.10, warmup_max_calls=50, warmup_max_seconds=0.5,
         sweep_max_batch=8, sweep_point_seconds=0.1, sweep_max_input_bytes=64 << 20,
         op_profile_runs=5, peak_matmul_size=256, peak_seconds=0.2, memory_calls=3,
-        slow_min_calls=8, slow_max_seconds=10.0, pass_seconds=45.0, peak_probes=5,
+        slow_min_calls=8, slow_max_seconds=10.0, pass_seconds=30.0, peak_probes=5,
         ab_rounds=20, ab_block_seconds=0.010, ab_min_calls=1, ab_max_calls=500, ab_sessions=2,
     ),
     standard=EfficiencyBudget(

@@ -193,7 +193,15 @@ def _sweep(
         if sum(a.nbytes for a in batch.values()) > budget.sweep_max_input_bytes:
             stopped = f"inputs of batch {size} exceed {budget.sweep_max_input_bytes >> 20} MiB"
             break
-        if time.perf_counter() + _point_seconds(budget, per_row_s * size) > deadline:
+        call_s = per_row_s * size
+        if budget.slow_min_calls * call_s > budget.slow_max_seconds:
+            # Its calls would leave the rate insufficient: time spent for no number.
+            stopped = (
+                f"pass time limit: a rate at batch {size} needs {budget.slow_min_calls} calls "
+                f"of about {call_s:.3g} s, more than the {budget.slow_max_seconds:g} s allowed"
+            )
+            break
+        if time.perf_counter() + _point_seconds(budget, call_s) > deadline:
             stopped = f"pass time limit: batch {size} would not fit in the time left"
             break
         try:

@@ -95,12 +95,20 @@ class FakeRunner:
 
 def test_the_sweep_stops_at_the_first_batch_that_would_not_fit() -> None:
     feeds = {"x": np.zeros((1, 4), np.float32)}
-    deadline = time.perf_counter() + 10.0
-    # 2 s a row: batch 1 needs a warm-up call and 8 calls (18 s, 12 s within the quick
-    # ceiling), more than the 10 s left.
+    deadline = time.perf_counter() + 5.0
+    # 1 s a row: batch 1 needs a warm-up call and 8 calls, more than the 5 s left.
+    sweep = _sweep(FakeRunner(1000.0), feeds, QUICK, None, per_call_s=1.0, deadline=deadline)
+    assert sweep.points == ()
+    assert sweep.stopped_because == "pass time limit: batch 1 would not fit in the time left"
+
+
+def test_the_sweep_stops_where_a_rate_could_not_get_its_calls() -> None:
+    feeds = {"x": np.zeros((1, 4), np.float32)}
+    deadline = time.perf_counter() + 600.0
+    # 2 s a row: 8 calls at batch 1 are 16 s, past the quick ceiling of 10 s.
     sweep = _sweep(FakeRunner(2000.0), feeds, QUICK, None, per_call_s=2.0, deadline=deadline)
     assert sweep.points == ()
-    assert sweep.stopped_because.startswith("pass time limit: batch 1")
+    assert sweep.stopped_because.startswith("pass time limit: a rate at batch 1 needs 8 calls")
 
 
 def test_a_fast_model_sweeps_every_batch() -> None:
