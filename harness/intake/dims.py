@@ -4,9 +4,10 @@ Order of evidence: ``--data`` arrays, then ``--shape``, then documented defaults
 dim's name. A default other than the batch size is recorded as a warning in the result:
 the harness says what it chose, it never guesses silently.
 
-A dim the model declares as 0 or negative (some exporters write -1) is no size the harness
-can feed: it takes its size only from ``--shape`` or ``--data``, and without one the input is
-refused, naming the dim.
+A dim the model declares as 0 or negative (some exporters write -1 for "dynamic") is read
+as an unnamed dynamic dim: ``--shape`` or ``--data`` sizes it by position, else it takes the
+default for an unnamed dim (1 on axis 0, else an error naming the dim). What is refused is a
+*resolved* size below 1 (an empty input), which ``--shape`` and ``--data`` never give.
 
 Defaults (README documents the same table):
 
@@ -78,9 +79,10 @@ class DimBinder:
         error: type[UsageError] | type[DataError],
     ) -> None:
         where = f"input '{spec.name}' dim {axis}"
-        if declared is None or (isinstance(declared, int) and declared < 1):
+        declared = _as_declared(declared)
+        if declared is None:
             self.given_sizes[(spec.name, axis)] = size
-        if isinstance(declared, int) and declared >= 1 and declared != size:
+        if isinstance(declared, int) and declared != size:
             raise error(
                 f"{where} is fixed at {declared} ({spec.shape_text()}), {origin} gives "
                 f"{size}; the model cannot take another size there"
@@ -98,16 +100,11 @@ class DimBinder:
         return tuple(self._resolve_dim(spec, axis, d) for axis, d in enumerate(spec.shape))
 
     def _resolve_dim(self, spec: TensorSpec, axis: int, declared: int | str | None) -> int:
-        if isinstance(declared, int) and declared >= 1:
-            return declared
-        if (spec.name, axis) in self.given_sizes:  # only unnamed or non-positive dims
-            return self.given_sizes[(spec.name, axis)]
+        declared = _as_declared(declared)
         if isinstance(declared, int):
-            what = "an empty tensor, which cannot be audited" if declared == 0 else "not a size"
-            raise InputResolutionError(
-                f"input '{spec.name}' dim {axis} is declared {declared} ({spec.shape_text()}): "
-                f"{what}; pass --shape {spec.name}={self.example(spec)} to give it a size"
-            )
+            return declared
+        if (spec.name, axis) in self.given_sizes:  # only unnamed dims
+            return self.given_sizes[(spec.name, axis)]
         if declared is not None and declared in self.sizes:
             return self.sizes[declared]
         size, warning = _default_size(declared, axis)
@@ -131,8 +128,9 @@ class DimBinder:
     def example(self, spec: TensorSpec) -> str:
         """A --shape value for ``spec`` with what is known filled in and N elsewhere."""
         parts = []
-        for axis, d in enumerate(spec.shape):
-            if isinstance(d, int) and d >= 1:
+        for axis, declared in enumerate(spec.shape):
+            d = _as_declared(declared)
+            if isinstance(d, int):
                 known: int | None = d
             elif isinstance(d, str):
                 known = self.sizes.get(d)
@@ -140,6 +138,14 @@ class DimBinder:
                 known = self.given_sizes.get((spec.name, axis))
             parts.append(str(known) if known is not None else "N")
         return "x".join(parts) or "scalar"
+
+
+def _as_declared(declared: int | str | None) -> int | str | None:
+    """``declared``, with a size below 1 read as unnamed and dynamic: exporters write -1 (and
+    some 0) where they mean "any size", and no tensor can be fed with such a size."""
+    if isinstance(declared, int) and declared < 1:
+        return None
+    return declared
 
 
 def _default_size(name: str | None, axis: int) -> tuple[int | None, str]:

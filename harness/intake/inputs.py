@@ -21,6 +21,7 @@ any input is allocated (``harness.intake.sizes``); ``--data`` is counted from it
 
 from __future__ import annotations
 
+import copy
 import re
 import zlib
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ def resolve_inputs(
     for spec in model.inputs:
         if spec.name in config.shapes:
             binder.bind_given(spec, config.shapes[spec.name], "--shape")
-    shapes = _planned_shapes(model, arrays, binder, budget)
+    shapes = _planned_shapes(model, arrays, binder, budget, frozenset(config.values))
     fed: dict[str, tuple[np.ndarray, FedTensor]] = {}
     for spec in model.inputs:
         if task is not None:
@@ -100,10 +101,16 @@ def resolve_inputs(
 
 
 def _planned_shapes(
-    model: LoadedModel, given: dict[str, np.ndarray], binder: DimBinder, budget: InputBytes
+    model: LoadedModel,
+    given: dict[str, np.ndarray],
+    binder: DimBinder,
+    budget: InputBytes,
+    valued: frozenset[str],
 ) -> dict[str, tuple[int, ...]]:
     """The shape of every input intake builds (those not in ``given``), each counted
-    against the input limit before any of them is allocated."""
+    against the input limit before any of them is allocated. Every input that lacks a size
+    or a value is named in one error, so the command it suggests is the one that works."""
+    _check_all_resolvable(model, given, binder, valued)
     shapes = {}
     for spec in model.inputs:
         if spec.name in given:
@@ -119,6 +126,37 @@ def _planned_shapes(
         budget.add(what, nbytes, InputResolutionError, "pass a smaller --shape")
         shapes[spec.name] = shape
     return shapes
+
+
+def _check_all_resolvable(
+    model: LoadedModel, given: dict[str, np.ndarray], binder: DimBinder, valued: frozenset[str]
+) -> None:
+    """Raise one error naming every input with a dim no flag or default sizes and every
+    scalar without --value (a lone one keeps its own message), with the flag for each."""
+    problems: list[tuple[str, str]] = []  # (message, the flag that fixes it)
+    trial = copy.deepcopy(binder)  # resolving binds defaults and warns: only once, later
+    for spec in model.inputs:
+        if spec.name in given:
+            continue
+        try:
+            trial.resolve(spec)
+        except InputResolutionError as exc:
+            problems.append((str(exc), f"--shape {spec.name}={trial.example(spec)}"))
+            continue
+        if spec.rank == 0 and spec.name not in valued:
+            message = (
+                f"input '{spec.name}' is a scalar ({spec.dtype}) with no default value; "
+                f"pass --value {spec.name}=V"
+            )
+            problems.append((message, f"--value {spec.name}=V"))
+    if len(problems) == 1:
+        raise InputResolutionError(problems[0][0])
+    if problems:
+        flags = " ".join(flag for _, flag in problems)
+        raise InputResolutionError(
+            f"{len(problems)} inputs need a size or a value; pass all of: {flags} "
+            f"(N: a size you choose, V: a value) - " + "; ".join(message for message, _ in problems)
+        )
 
 
 def _check_names(model: LoadedModel, config: AuditConfig) -> None:

@@ -255,8 +255,12 @@ def _tensor_spec(value_info: onnx.ValueInfoProto, index_range: int | None) -> Te
 
 
 def _dim(dim: onnx.TensorShapeProto.Dimension) -> Dim:
-    if dim.HasField("dim_value"):
+    # Some exporters write dim_value -1 (or 0) for "any size": read as unnamed and dynamic,
+    # so every later step (defaults, --shape, batching) treats it like a "?" dim.
+    if dim.HasField("dim_value") and dim.dim_value >= 1:
         return int(dim.dim_value)
+    if dim.HasField("dim_value"):
+        return None
     if dim.HasField("dim_param") and dim.dim_param:
         return str(dim.dim_param)
     return None

@@ -154,25 +154,38 @@ def test_bind_given_accepts_matching_shape() -> None:
     assert binder.resolve(spec("pixels", "batch", 3, None, 28)) == (4, 3, 9, 28)
 
 
-# --- dims declared 0 or negative: no size, only --shape/--data give one ----------------
+# --- dims declared 0 or negative: unnamed and dynamic (issue 15; exporters write -1) -------
 
 
-@pytest.mark.parametrize(("declared", "what"), [(0, "an empty tensor"), (-1, "not a size")])
-def test_non_positive_declared_dim_is_refused_naming_the_dim_and_the_fix(
-    declared: int, what: str
-) -> None:
+@pytest.mark.parametrize("declared", [0, -1])
+def test_non_positive_declared_dim_is_dynamic_and_named_when_unsizable(declared: int) -> None:
     with pytest.raises(InputResolutionError) as caught:
         DimBinder().resolve(spec("x", "batch", declared, 4))
     message = str(caught.value)
-    assert f"'x' dim 1 is declared {declared}" in message and what in message
+    assert "'x' dim 1 (unnamed and dynamic)" in message
+    # The advice is a --shape that is accepted, never one that repeats the -1.
     assert "--shape x=1xNx4" in message
+
+
+@pytest.mark.parametrize("declared", [0, -1])
+def test_non_positive_batch_dim_takes_the_batch_default(declared: int) -> None:
+    binder = DimBinder()
+    assert binder.resolve(spec("x", declared, 4)) == (1, 4)
+    assert binder.warnings and "axis 0 taken as the batch dim" in binder.warnings[0]
 
 
 @pytest.mark.parametrize("origin", ["--shape", "--data"])
 def test_non_positive_declared_dim_takes_the_given_size(origin: str) -> None:
     binder = DimBinder()
-    binder.bind_given(spec("x", -1, 4), (3, 4), origin)
-    assert binder.resolve(spec("x", -1, 4)) == (3, 4)
+    binder.bind_given(spec("x", 2, -1, 4), (2, 3, 4), origin)
+    assert binder.resolve(spec("x", 2, -1, 4)) == (2, 3, 4)
     # The size belongs to that input's axis, not to every dim declared -1.
-    with pytest.raises(InputResolutionError, match="'y' dim 0 is declared -1"):
-        binder.resolve(spec("y", -1, 4))
+    with pytest.raises(InputResolutionError, match=r"'y' dim 1 \(unnamed and dynamic\)"):
+        binder.resolve(spec("y", 2, -1, 4))
+
+
+def test_unnamed_dims_are_set_by_position() -> None:
+    # A [?, ?] input: --shape input=1x512 sets both (issue 15: it was refused again).
+    binder = DimBinder()
+    binder.bind_given(spec("input", None, None), (1, 512), "--shape")
+    assert binder.resolve(spec("input", None, None)) == (1, 512)

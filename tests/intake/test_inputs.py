@@ -262,9 +262,23 @@ def test_fed_tensor_stats_match_numpy() -> None:
     assert resolved.tensors[0].min < 0 < resolved.tensors[0].max
 
 
-def test_an_input_declared_empty_is_refused_before_anything_is_fed() -> None:
-    with pytest.raises(InputResolutionError, match=r"'x' dim 1 is declared 0 .*empty tensor"):
+def test_a_dim_declared_zero_is_dynamic_and_needs_a_size() -> None:
+    # Declared 0 or -1 is "any size" (issue 15); only a resolved size below 1 is empty.
+    with pytest.raises(InputResolutionError, match=r"'x' dim 1 \(unnamed and dynamic\)"):
         resolve_inputs(model(spec("x", "float32", "batch", 0)), config())
+
+
+def test_every_unresolved_input_is_named_in_one_error_with_its_flag() -> None:
+    loaded = model(
+        spec("audio", "float32", "batch", None),
+        spec("sample_rate", "int64"),
+        spec("h0", "float32", 1, "batch", None),
+    )
+    with pytest.raises(InputResolutionError) as caught:
+        resolve_inputs(loaded, config())
+    message = str(caught.value)
+    assert message.startswith("3 inputs need a size or a value")
+    assert "--shape audio=1xN --value sample_rate=V --shape h0=1x1xN" in message
 
 
 def test_dims_and_warnings_are_carried_into_the_result() -> None:

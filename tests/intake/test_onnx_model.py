@@ -109,9 +109,13 @@ def test_sixty_four_dims_load(tmp_path: Path) -> None:
     assert load_onnx(str(path)).inputs[0].rank == 64
 
 
-@pytest.mark.parametrize("declared", [0, -1, 2**63 - 1])
-def test_declared_sizes_are_kept_for_input_resolution_to_judge(
-    tmp_path: Path, declared: int
-) -> None:
+def test_declared_sizes_are_kept_for_input_resolution_to_judge(tmp_path: Path) -> None:
+    path = save(relu_model([2**63 - 1, 4]), tmp_path / "m.onnx")
+    assert load_onnx(str(path)).inputs[0].shape == (2**63 - 1, 4)
+
+
+@pytest.mark.parametrize("declared", [0, -1])
+def test_non_positive_declared_sizes_read_as_dynamic(tmp_path: Path, declared: int) -> None:
+    # Exporters write -1 (or 0) for "any size" (issue 15): an unnamed dynamic dim.
     path = save(relu_model([declared, 4]), tmp_path / "m.onnx")
-    assert load_onnx(str(path)).inputs[0].shape == (declared, 4)
+    assert load_onnx(str(path)).inputs[0].shape == (None, 4)
