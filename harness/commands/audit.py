@@ -1,5 +1,5 @@
 """``python -m harness audit MODEL``: settings from flags and config, the pipeline, one line
-per file written, and exit 1 when a stage failed."""
+per file written, and exit 1 when a stage failed (3 when it failed on a bug in the harness)."""
 
 from __future__ import annotations
 
@@ -44,12 +44,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _report(result: AuditResult, out: Path, terminal: Terminal) -> int:
     """Say what was written and what failed; the exit code."""
+    from harness.stages.runner import is_internal_failure
+
     for warning in result.inputs.warnings:
         terminal.warn(warning)
     print(f"wrote {out / 'report.html'} and {out / 'result.json'}")
     failed = result.failed_stages()
     if failed:
         terminal.warn(f"stage(s) failed: {', '.join(failed)} (see the report)")
+        # A stage that raised a bug failed alone (its section says so), but CI must still
+        # see a bug: exit 3, with the result written.
+        if any(is_internal_failure(result.stage(name)) for name in failed):
+            return ExitCode.INTERNAL
         return ExitCode.CHECK_FAILED
     return ExitCode.OK
 

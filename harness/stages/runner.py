@@ -2,8 +2,11 @@
 
 A stage is a function from the ``AuditContext`` (everything the stages before it made) to
 its section of the result. A stage that cannot finish raises ``StageError``; the audit goes
-on, records the section as ``failed`` and exits 1. Any other exception is a bug and stops
-the audit with nothing written.
+on, records the section as ``failed`` and exits 1. Any other exception (not the harness's
+own errors, not running out of memory) is a bug in that stage: its section is ``failed``
+with a reason starting ``INTERNAL_FAILURE``, the other stages still run and the result is
+written (finished stages are never thrown away), and the audit exits 3 so CI still sees a
+bug (``is_internal_failure``).
 """
 
 from __future__ import annotations
@@ -11,11 +14,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from harness.core.errors import StageError
+from harness.core.errors import HarnessError, StageError, first_line
 from harness.core.result import SECTION_TYPES, Section
 from harness.stages.context import AuditContext
 
-__all__ = ["STAGES", "AuditContext", "Stage", "run_stage"]
+__all__ = [
+    "INTERNAL_FAILURE",
+    "STAGES",
+    "AuditContext",
+    "Stage",
+    "is_internal_failure",
+    "run_stage",
+]
+
+# The start of a section's reason when the stage raised a bug, not a StageError.
+INTERNAL_FAILURE = "internal error in the "
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +76,20 @@ def run_stage(name: str, context: AuditContext) -> Section:
         log.warning("stage %s failed: %s", name, exc)
         failed: Section = section_type(status="failed", reason=str(exc))
         return failed
+    except (HarnessError, MemoryError):
+        raise  # the user's input or the machine: the CLI's exit 2 or its one line
+    except Exception as exc:
+        # A bug, but the finished stages' sections are kept: the audit writes its result
+        # and exits 3 (the traceback is logged for --debug).
+        log.error("stage %s raised a bug", name, exc_info=True)
+        reason = (
+            f"{INTERNAL_FAILURE}{name} stage: {type(exc).__name__}: {first_line(exc, 300)} "
+            "(a bug in the harness; rerun with --debug)"
+        )
+        broken: Section = section_type(status="failed", reason=reason)
+        return broken
+
+
+def is_internal_failure(section: Section) -> bool:
+    """Whether ``section`` failed on a bug in its stage (the audit exits 3)."""
+    return section.status == "failed" and (section.reason or "").startswith(INTERNAL_FAILURE)
