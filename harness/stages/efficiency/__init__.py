@@ -1,9 +1,10 @@
 """The efficiency stage: latency, throughput, memory, cold start, FLOPs and roofline.
 
-    stage.py          the stage: plans the backend runs, measures each in a subprocess
+    stage.py          the stage: plans the backend runs, measures each in a subprocess, keeps
+                      what a pass stopped at its time limit had recorded
     budget.py         BUDGETS: what each --budget may spend (the A/B mode's rounds too)
-    worker.py         the measuring subprocess: cold start, latency, sweep, op profile, peak,
-                      memory
+    worker.py         the measuring subprocess: cold start, latency, peak, op profile, sweep,
+                      memory; planned within the budget's pass time
     protocol.py       what the stage and the worker say to each other (JSON)
     sampling.py       the timing loops: warm-up, then sampling until the median is pinned
     stats.py          pure math over raw samples: percentiles, bootstrap CIs, stopping rules

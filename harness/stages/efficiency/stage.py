@@ -2,9 +2,14 @@
 count the work from the graph, and assemble the section.
 
     for each (backend, device) this model and machine allow:
-        profile subprocess  -> cold start, latency, throughput sweep, op profile, peak
+        profile subprocess  -> cold start, latency, peak, op profile, throughput sweep
         memory subprocess   -> peak RSS of session creation and of inference
     in this process        -> FLOPs from the graph (no timing involved)
+
+A slow model degrades the section, it never fails it: each pass plans within the budget's
+``pass_seconds`` and notes what it cut; a pass that overruns that by ``_GRACE_SECONDS`` is
+stopped, and the parts it had recorded (cold start, samples, peak) are kept with a note.
+Only a pass that crashes or reports an error fails the stage.
 """
 
 from __future__ import annotations
