@@ -191,7 +191,7 @@ def partial_profile(parts: dict[str, Any], limit_s: float) -> ProfileReply | Non
         where = "the cold first call" if "partial_samples_ms" not in parts else "the calls timed"
         latency = latency_stats(
             samples,
-            batch_size=1,
+            batch_size=int(parts.get("batch_size", 1)),
             warmup_calls=0,
             warmup_settled=False,
             sampling_seconds=sum(samples) / 1e3,

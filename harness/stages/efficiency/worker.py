@@ -78,6 +78,7 @@ def profile(request: MeasureRequest) -> ProfileReply:
     cold = ColdStart(runner.load_ms, runner.session_ms, first_call_ms)
     progress.put("settings", runner.settings())
     progress.put("cold_start", cold)
+    progress.put("batch_size", _batch_size(feeds))
     latency = _latency(call, budget, _batch_size(feeds), deadline, progress)
     notes = sampling_notes(latency, budget)
     per_call_s = float(np.median(latency.samples_ms)) / 1e3
