@@ -297,11 +297,12 @@ def low_percent_of_peak(result: AuditResult, t: Thresholds) -> Iterator[Finding]
 
 
 def sanity_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
-    """A method failing the parameter-randomisation sanity check: fail."""
+    """A method failing the parameter-randomisation sanity check: fail. A check the deadline
+    cut short (``inconclusive``) is no verdict and makes no finding."""
     section = _explanations(result)
     for method in section.methods if section else ():
         check = method.sanity
-        if check is None or check.passed:
+        if check is None or check.verdict != "fail":
             continue
         rho = check.final_correlation
         spearman = (

@@ -4,11 +4,14 @@ windows overlap).
 
 ``window`` and ``stride`` are in elements; 0 = automatic: on images a square of side
 ceil(min(H, W) / 8) (``feature_masks.default_block_size``) covering all channels,
-elsewhere one element; the stride defaults to the window (non-overlapping windows).
-The resolved shapes are recorded."""
+elsewhere one element, widened along the last axis so that one sample has at most
+``MAX_WINDOWS`` windows (a 40,000-sample signal gets windows of 157: 255 forwards a sample,
+not 40,000); the stride defaults to the window (non-overlapping windows). The resolved
+shapes are recorded."""
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from harness.explainers.methods._perturbation import perturbation_record
@@ -20,7 +23,11 @@ from harness.explainers.methods.base import (
 )
 from harness.explainers.methods.feature_masks import default_block_size
 
-__all__ = ["OcclusionExplainer", "occlusion_window"]
+__all__ = ["MAX_WINDOWS", "OcclusionExplainer", "occlusion_window"]
+
+# The most automatic windows one non-image sample gets: Occlusion runs one forward per
+# window, so this bounds its cost whatever the input's length.
+MAX_WINDOWS = 256
 
 
 def occlusion_window(
@@ -33,10 +40,18 @@ def occlusion_window(
         side = min(side, height, width)
         step = min(stride or side, side)
         return (channels, side, side), (channels, step, step)
-    side = window or 1
+    side = window or _automatic_side(shape)
     step = stride or side
     last = min(side, shape[-1])
     return (*([1] * (len(shape) - 1)), last), (*([1] * (len(shape) - 1)), min(step, last))
+
+
+def _automatic_side(shape: tuple[int, ...]) -> int:
+    """One element, or wider when the last axis (times the rows before it, one window
+    each) would make more than ``MAX_WINDOWS`` windows."""
+    rows = math.prod(shape[:-1])
+    per_row = max(1, MAX_WINDOWS // max(1, rows))
+    return max(1, math.ceil(shape[-1] / per_row))
 
 
 class OcclusionExplainer(Explainer):

@@ -41,6 +41,7 @@ from harness.explainers.metrics.randomisation import (
     mprt,
     onnx_cascade,
     passes_sanity,
+    sanity_verdict,
     torch_cascade,
 )
 from harness.explainers.metrics.sensitivity import max_sensitivity
@@ -64,6 +65,7 @@ __all__ = [
     "passes_sanity",
     "random_attributions",
     "random_explainer",
+    "sanity_verdict",
     "sparseness",
     "top_k_precision",
     "torch_cascade",

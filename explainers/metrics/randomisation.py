@@ -10,6 +10,11 @@ last step (the whole cascade); ``curve`` holds (step, mean correlation) for ever
 and ``parameters["layers"]`` names the layers in cascade order. Lower is better: a method
 whose attributions stay correlated above ``threshold`` fails ``passes_sanity``.
 
+A cascade cut short (an exception of a type in ``interruptions``, raised while a step is
+explained: a deadline) keeps the steps that finished and says so:
+``parameters["complete"]`` is 0 and ``parameters["interrupted"]`` the reason. Such a result
+is partial: ``sanity_verdict`` reads it as ``"inconclusive"``, never as a fail.
+
 The test is written against two callables, so that it runs on any backend:
 
     mprt(explain, original, cascade)
@@ -49,7 +54,14 @@ if TYPE_CHECKING:
     import onnx
     import torch
 
-__all__ = ["mprt", "onnx_cascade", "passes_sanity", "random_like", "torch_cascade"]
+__all__ = [
+    "mprt",
+    "onnx_cascade",
+    "passes_sanity",
+    "random_like",
+    "sanity_verdict",
+    "torch_cascade",
+]
 
 State = TypeVar("State")
 
@@ -62,9 +74,12 @@ def mprt(
     absolute: bool = True,
     feature_mask: Any = None,
     group_reduce: GroupReduce = "sum",
+    interruptions: tuple[type[BaseException], ...] = (),
 ) -> MetricResult:
     """Spearman correlation between the original explanation and the explanation after
-    each step of ``cascade``; ``cascade`` is closed (weights restored) on the way out."""
+    each step of ``cascade``; ``cascade`` is closed (weights restored) on the way out. An
+    exception in ``interruptions`` ends the cascade early with the steps done (the original
+    explanation itself is not a step: interrupted there, it propagates)."""
 
     def ranked(state: State) -> tuple[np.ndarray, ...]:
         per_feature = features(explain(state), None, feature_mask, group_reduce).attributions
@@ -74,9 +89,14 @@ def mprt(
     layers: list[str] = []
     steps: list[list[float]] = []
     iterator = iter(cascade)
+    interrupted: str | None = None
     try:
         for layer, state in iterator:
-            randomised = ranked(state)
+            try:
+                randomised = ranked(state)
+            except interruptions as exc:
+                interrupted = str(exc) or type(exc).__name__
+                break
             if [a.size for a in randomised] != [a.size for a in reference]:
                 raise UsageError(
                     f"after randomising {layer!r} the attributions changed shape; explain "
@@ -88,8 +108,13 @@ def mprt(
         close = getattr(iterator, "close", None)
         if callable(close):
             close()
+    if not steps and interrupted is not None:
+        return _interrupted_before_any_step(interrupted)
     if not steps:
         raise UsageError("the cascade randomised no layer: the model has no parameters to test")
+    extra: dict[str, str | int | float] = {"complete": int(interrupted is None)}
+    if interrupted is not None:
+        extra["interrupted"] = interrupted
     return metric_result(
         "mprt",
         steps[-1],
@@ -100,9 +125,35 @@ def mprt(
             "absolute": int(absolute),
             "n_layers": len(layers),
             "layers": ",".join(layers),
+            **extra,
         },
         curve=[(k + 1, _mean_defined(values)) for k, values in enumerate(steps)],
     )
+
+
+def _interrupted_before_any_step(why: str) -> MetricResult:
+    return metric_result(
+        "mprt",
+        [],
+        higher_is_better=False,
+        parameters={
+            "cascade": "top_down",
+            "correlation": "spearman",
+            "n_layers": 0,
+            "layers": "",
+            "complete": 0,
+            "interrupted": why,
+        },
+        curve=[],
+    )
+
+
+def sanity_verdict(result: MetricResult, threshold: float = 0.5) -> str:
+    """ "pass" or "fail" for a cascade that ran every planned step, else "inconclusive": a
+    partial cascade says nothing about the layers it did not reach."""
+    if not int(result.parameters.get("complete", 1)):
+        return "inconclusive"
+    return "pass" if passes_sanity(result, threshold) else "fail"
 
 
 def passes_sanity(result: MetricResult, threshold: float = 0.5) -> bool:

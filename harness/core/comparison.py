@@ -252,6 +252,12 @@ def _judge(
         # Undefined for this model on both sides (completeness of a method without a
         # baseline, say): nothing to judge, and nothing that should hold up a build.
         return _outcome(check, base, current, "missing", f"{check.metric} is not computed")
+    if base.unit != current.unit:  # a sanity correlation after 3 layers is not one after 6
+        return _outcome(
+            check, base, current, "inconclusive",
+            f"{check.metric} is in {base.unit or 'no unit'} in the base and in "
+            f"{current.unit or 'no unit'} in the current result: not comparable",
+        )  # fmt: skip
     if base.value is None or current.value is None:
         note = base.note if base.value is None else current.note
         return _outcome(

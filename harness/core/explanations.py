@@ -65,6 +65,17 @@ class SanityCheck:
     passed: bool  # attributions changed enough (correlation below the threshold)
     layers_total: int | None = None  # layers the model has (the budget may stop earlier)
     absolute: bool = True  # magnitudes ranked (False for methods that multiply by inputs)
+    # "inconclusive": stopped by the deadline before the planned depth; then ``passed`` is
+    # False but means nothing, and findings and the gate skip it. None: older results.
+    status: Literal["pass", "fail", "inconclusive"] | None = None
+    layers_planned: int | None = None  # the plan's depth (``layers`` holds those done)
+    reason: str | None = None  # why inconclusive
+
+    @property
+    def verdict(self) -> Literal["pass", "fail", "inconclusive"]:
+        if self.status is not None:
+            return self.status
+        return "pass" if self.passed else "fail"
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,9 @@ class SampleInput:
 @dataclass(frozen=True)
 class MethodResult:
     name: str
-    status: Literal["ok", "skipped", "failed"]
+    # "incomplete": the deadline stopped its attributions (or its scorecard: then ``metrics``
+    # keeps what finished and each unfinished metric says {"incomplete": why}).
+    status: Literal["ok", "skipped", "failed", "incomplete"]
     reason: str | None = None
     backend: Literal["torch", "twin", "onnxruntime", "none"] = "none"
     parameters: dict[str, ParamValue] = field(default_factory=dict)
@@ -140,3 +153,9 @@ class ExplanationsSection:
     notes: tuple[str, ...] = ()  # choices the stage made for the user, in words
     target_kind: TargetKind | None = None  # None: results written before it was recorded
     output_kind: OutputKind | None = None  # what the first output was recognised as
+    # The planned work (samples, steps, windows, depths, in work units): a function of the
+    # model, the inputs, the seed and the budget only, so two audits plan alike.
+    plan: dict[str, ParamValue] = field(default_factory=dict)
+    # Wall-clock seconds (setup, each method): the only part that differs between two
+    # audits of the same model, seed and budget.
+    timing: dict[str, float] = field(default_factory=dict)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.core.efficiency import BackendRun, EfficiencySection, Estimate
-from harness.core.explanations import ExplanationsSection, MethodResult
+from harness.core.explanations import ExplanationsSection, MethodResult, SanityCheck
 from harness.core.result import AuditResult
 
 __all__ = [
@@ -186,7 +186,18 @@ def _method_metrics(method: MethodResult) -> list[Metric]:
             Metric(f"{prefix}.ground_truth_auroc", method.ground_truth.auroc, "", False, "point")
         )
     if method.sanity is not None:
-        metrics.append(
-            Metric(f"{prefix}.sanity", method.sanity.final_correlation, "", True, "point")
-        )
+        metrics.append(_sanity_metric(prefix, method.sanity))
     return metrics
+
+
+def _sanity_metric(prefix: str, sanity: SanityCheck) -> Metric:
+    """The sanity check's final correlation, only for a cascade that ran its planned depth;
+    its unit names that depth, and the gate never compares values in different units, so
+    never correlations computed at different depths."""
+    depth = sanity.layers_planned
+    unit = "" if depth is None else f"after {depth} layers"
+    name = f"{prefix}.sanity"
+    if sanity.verdict == "inconclusive":
+        note = sanity.reason or "the sanity check did not reach its planned depth"
+        return Metric(name, None, unit, True, "point", note=f"inconclusive: {note}")
+    return Metric(name, sanity.final_correlation, unit, True, "point")

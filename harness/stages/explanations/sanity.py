@@ -8,7 +8,9 @@ cascading from the top layer, on the backend the method ran on.
 
 Methods that multiply by (input - baseline) are compared signed (``absolute=False``): their
 magnitudes follow the input's, so |attr| correlates whatever the weights. The depth is the
-budget's, cut to the steps that fit the method's share of the time left.
+budget's (the plan: never cut by a timing, so two audits run the same depth). A cascade the
+deadline stops keeps its finished steps and is ``inconclusive`` (k of n layers), never a
+fail: findings and the gate skip it.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from harness.explainers import metrics
 from harness.explainers.methods.base import AttributionRequest, Explainer
 from harness.stages.explanations.backends import Backend
 from harness.stages.explanations.cascades import limited
-from harness.stages.explanations.scoring import finite, skipped, to_score
+from harness.stages.explanations.scoring import finite, to_score
 from harness.stages.explanations.setup import Setup
-from harness.stages.explanations.timing import steps_that_fit
+from harness.stages.explanations.timing import DeadlineReached, guarded
 
-__all__ = ["SANITY_THRESHOLD", "sanity_check"]
+__all__ = ["SANITY_THRESHOLD", "planned_depth", "sanity_check"]
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +49,12 @@ def sanity_check(
     explainer: Explainer,
     request: AttributionRequest,
     backend: Backend,
-    *,
-    attribution_seconds: float,
-    allowance: float,
 ) -> tuple[SanityCheck | None, MetricScore]:
     """The cascade's result, and the same as a metric for the scorecard."""
     absolute = not explainer.multiplies_by_inputs
-    wanted = setup.budget.mprt_layers
-    depth = steps_that_fit(wanted, attribution_seconds, 0.5 * allowance)
-    if depth == 0:
-        why = (
-            f"one randomisation step re-runs the method ({attribution_seconds:.3g} s) and "
-            f"the time left for it is {allowance:.3g} s; pass --budget thorough"
-        )
-        return None, skipped("mprt", False, why)
+    depth = planned_depth(setup.budget.mprt_layers, backend.layers_total)
     extra: dict[str, str | int | float] = {
         "depth_limit": depth if depth is not None else "every layer",
-        "time_limited": int(depth is not None and depth < (wanted or backend.layers_total)),
         "layers_total": backend.layers_total,
         "threshold": SANITY_THRESHOLD,
         "randomised": _RANDOMISED[backend.name],
@@ -71,7 +62,8 @@ def sanity_check(
 
     def explain(state: Any) -> torch.Tensor:
         forward = backend.forward if state is backend.state else backend.rebuild(state)
-        return explainer.attribute(replace(request, forward=setup.wrap(forward))).attributions
+        checked = guarded(setup.wrap(forward), setup.clock)  # the deadline reaches each step
+        return explainer.attribute(replace(request, forward=checked)).attributions
 
     try:
         cascade = limited(backend.cascade(setup.context.config.seed), depth)
@@ -81,17 +73,48 @@ def sanity_check(
             cascade,
             absolute=absolute,
             feature_mask=setup.scoring.feature_mask,
+            interruptions=(DeadlineReached,),
         )
+    except DeadlineReached as exc:  # before the first step: nothing randomised yet
+        why = first_line(exc)
+        return None, MetricScore("mprt", None, False, {"incomplete": why, **extra})
     except Exception as exc:
         log.warning("MPRT of %s failed: %s", explainer.NAME, first_line(exc))
         return None, MetricScore("mprt", None, False, {"failed": first_line(exc), **extra})
+    verdict = metrics.sanity_verdict(result, SANITY_THRESHOLD)
+    done = [name for name in str(result.parameters["layers"]).split(",") if name]
+    planned = depth if depth is not None else backend.layers_total
+    reason = None
+    if verdict == "inconclusive":
+        reason = (
+            f"{len(done)} of {planned} planned layers randomised before "
+            f"{result.parameters.get('interrupted', 'the deadline')}"
+        )
     sanity = SanityCheck(
-        layers=tuple(str(result.parameters["layers"]).split(",")),
+        layers=tuple(done),
         correlations=tuple(finite(y) for _, y in result.curve or ()),
         final_correlation=finite(result.value),
         threshold=SANITY_THRESHOLD,
-        passed=metrics.passes_sanity(result, SANITY_THRESHOLD),
+        passed=verdict == "pass",
         layers_total=backend.layers_total,
         absolute=absolute,
+        status=verdict,  # type: ignore[arg-type]
+        layers_planned=planned,
+        reason=reason,
     )
-    return sanity, to_score(result, {**result.parameters, **extra})
+    parameters = {**result.parameters, **extra, "layers_done": len(done)}
+    if verdict == "inconclusive":
+        # A partial cascade is no score: the metric says what was done instead.
+        parameters["incomplete"] = reason or "interrupted"
+        return sanity, MetricScore("mprt", None, False, parameters)
+    return sanity, to_score(result, parameters)
+
+
+def planned_depth(budget_layers: int | None, layers_total: int | None) -> int | None:
+    """The cascade's planned depth: the budget's, never more than the model has (None:
+    every layer)."""
+    if budget_layers is None:
+        return None
+    if layers_total is None:
+        return budget_layers
+    return min(budget_layers, layers_total)

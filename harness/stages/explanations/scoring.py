@@ -12,7 +12,8 @@ target, baseline and forward (the model itself: its module or its onnxruntime se
 On images the perturbation metrics remove superpixel blocks (the perturbation methods'
 feature mask), so every method is scored on the same features. A metric that cannot apply
 is a ``MetricScore`` with value None and ``{"skipped": why}``; one that raises, with
-``{"failed": the error}``. Neither stops the scorecard.
+``{"failed": the error}``; one the deadline stopped, with ``{"incomplete": why}`` (partial
+work is never a score). Neither stops the scorecard.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from harness.core.explanations import Curve, GroundTruthScore, MetricScore
 from harness.explainers import metrics
 from harness.explainers.metrics import MetricResult
 from harness.stages.explanations.budget import ExplanationsBudget
-from harness.stages.explanations.timing import Clock
+from harness.stages.explanations.timing import Clock, DeadlineReached
 
 __all__ = ["Scorecard", "Scoring", "failed_everywhere", "finite", "score", "unscored_reason"]
 
@@ -263,17 +264,18 @@ def _curve_record(name: str, result: MetricResult) -> Curve | None:
 
 @dataclass(frozen=True)
 class _NotRun:
-    key: str  # "skipped" or "failed"
+    key: str  # "skipped", "failed" or "incomplete" (the deadline stopped it)
     why: str
 
 
 def _attempt(s: Scoring, name: str, compute: Callable[[], MetricResult]) -> MetricResult | _NotRun:
     """The metric's result; or, past the deadline, why it did not run; or the first line of
     what it raised (a metric that fails must not stop the others: the scorecard says so)."""
-    if s.clock.spent():
-        return _NotRun("skipped", s.clock.spent_reason())
     try:
+        s.clock.check()
         return compute()
+    except DeadlineReached as exc:  # partial work is no score: say what stopped it
+        return _NotRun("incomplete", first_line(exc))
     except Exception as exc:
         log.warning("metric %s failed: %s", name, first_line(exc), exc_info=log.isEnabledFor(10))
         return _NotRun("failed", first_line(exc))

@@ -50,7 +50,14 @@ from harness.stages.explanations.backends import Backend, Backends, build_backen
 from harness.stages.explanations.budget import ExplanationsBudget
 from harness.stages.explanations.plan import Subject
 from harness.stages.explanations.scoring import Scoring
-from harness.stages.explanations.timing import Clock, fitting_samples, probe_seconds
+from harness.stages.explanations.timing import (
+    FLOPS_PER_SECOND,
+    SAMPLE_SHARE,
+    Clock,
+    fitting_samples,
+    forward_flops,
+    guarded,
+)
 
 __all__ = ["Kind", "Setup", "Wrap", "prepare"]
 
@@ -132,7 +139,7 @@ def prepare(
     valid = _valid_tokens(subject, samples)
     batch = _batch(context, budget, subject, samples)
     scoring = Scoring(
-        forward=target.forward,
+        forward=guarded(target.forward, clock),
         x=x,
         others=others,
         target=target.target if target.target is not None else 0,
@@ -180,18 +187,24 @@ def _tensor(samples: Samples, name: str) -> torch.Tensor:
 def _samples_that_fit(
     backends: Backends, subject: Subject, samples: Samples, budget: ExplanationsBudget, rows: int
 ) -> Samples:
-    """Fewer samples when forward+backward passes are slow (see timing.py)."""
+    """Fewer samples when one forward is large (see timing.py): planned from the FLOPs
+    torch counts for one sample, never from a timing, so the same model, seed and budget
+    always explain the same samples."""
+    del rows  # the batch does not change the work, only how it is split
     backend = backends.gradients or backends.reference
-    rows = max(1, min(rows, budget.n_steps))
     first = tuple(_tensor(samples, n)[:1] for n in (subject.attributed, *subject.others))
-    per_pass = probe_seconds(backend.forward, first, rows)
-    per_sample = per_pass * budget.n_steps / rows
-    count = fitting_samples(samples.count, per_sample, budget.seconds)
+    flops = forward_flops(backend.forward, first)
+    if flops <= 0:
+        return samples
+    # An integrated-gradients sample: n_steps forward+backward passes (about 3 forwards).
+    per_sample = 3 * flops * budget.n_steps
+    count = fitting_samples(samples.count, per_sample, budget.seconds * FLOPS_PER_SECOND)
     why = (
         f"{count} of {samples.count} samples explained: a {budget.n_steps}-step attribution "
-        f"takes about {per_sample:.3g} s a sample here (a forward+backward pass of {rows} "
-        f"rows, {per_pass:.3g} s), and more would not fit the budget's {budget.seconds:g} s "
-        "(pass --samples N to choose)"
+        f"is about {per_sample:.3g} FLOPs a sample (one forward {flops:.3g} FLOPs), and the "
+        f"plan gives the samples {SAMPLE_SHARE:g} of the budget's work "
+        f"({budget.seconds:g} s at a nominal {FLOPS_PER_SECOND:.3g} FLOP/s; "
+        "pass --samples N to choose)"
     )
     return samples.first(count, why)
 

@@ -9,14 +9,17 @@
 A method that cannot apply is ``skipped`` with the reason, one that raises ``failed`` with
 its error, and so is one whose attributions no metric could score (every metric that ran
 failed: a model that returns NaN on perturbed inputs); the stage fails only when every
-method that ran failed. The budget's seconds bound the whole (timing.py).
+method that ran failed. The work is planned (plan.py, timing.py: the same for the same model,
+seed and budget); every method's attributions come before any scorecard; the budget's
+seconds are a deadline that only stops an overrun, marking what it stopped ``incomplete``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -50,13 +53,31 @@ from harness.stages.explanations.scoring import (
     unscored_reason,
 )
 from harness.stages.explanations.setup import Setup, prepare
-from harness.stages.explanations.timing import Clock, steps_that_fit
+from harness.stages.explanations.timing import Clock, DeadlineReached, guarded
 
 __all__ = ["attribution_request", "explanations_stage"]
 
 log = logging.getLogger(__name__)
 
 Explain = Callable[..., torch.Tensor]
+
+
+# Of the stage's deadline, the share the methods' attributions may take, split evenly: the
+# safety net that guarantees every method its attributions before any method's scorecard.
+ATTRIBUTION_SHARE = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class _Attributed:
+    """One method's finished attributions, waiting for their scorecard."""
+
+    planned: PlannedMethod
+    explainer: Explainer
+    request: AttributionRequest
+    backend: Backend
+    output: AttributionOutput
+    halvings: int
+    attributions: torch.Tensor
 
 
 def explanations_stage(context: AuditContext) -> ExplanationsSection:
@@ -66,11 +87,16 @@ def explanations_stage(context: AuditContext) -> ExplanationsSection:
     if isinstance(subject, str):
         return ExplanationsSection(status="skipped", reason=subject)
     samples = gather_samples(context, subject, context.config.samples or budget.samples)
+    started = time.perf_counter()
     # --threads binds torch too: the pipeline sets it for the whole audit process.
-    return _explain(prepare(context, budget, subject, samples, clock))
+    setup = prepare(context, budget, subject, samples, clock)
+    # Setup (twin conversion, parity, probes) is bounded by its own work; the methods'
+    # deadline counts from here, so a slow setup never skips every method.
+    clock.restart()
+    return _explain(setup, {"setup": round(time.perf_counter() - started, 3)})
 
 
-def _explain(setup: Setup) -> ExplanationsSection:
+def _explain(setup: Setup, timing: dict[str, float]) -> ExplanationsSection:
     backends, config = setup.backends, setup.context.config
     gradients = backends.gradients
     planned = plan_methods(
@@ -81,11 +107,31 @@ def _explain(setup: Setup) -> ExplanationsSection:
         no_gradients_reason=backends.no_gradients,
         has_layer=gradients is not None and gradients.layer is not None,
     )
-    outcomes = []
-    for index, method in enumerate(planned):
+    runnable = sum(1 for m in planned if m.skip is None)
+    per_method = ATTRIBUTION_SHARE * setup.budget.seconds / max(1, runnable)
+    # Every method's attributions first, then every scorecard: a slow scorecard never costs
+    # a later method its attributions.
+    first = [_attribute_method(setup, method, per_method) for method in planned]
+    results: list[MethodResult] = []
+    kept: dict[str, torch.Tensor] = {}
+    waiting = sum(1 for a in first if isinstance(a, _Attributed))
+    for outcome in first:
+        if isinstance(outcome, MethodResult):
+            results.append(outcome)
+            continue
+        timing[f"{outcome.planned.name}.attribution"] = round(outcome.output.seconds, 3)
         # The random baseline comes last and gets a share of the time like a method.
-        outcomes.append(_method(setup, method, setup.clock.share(len(planned) - index + 1)))
-    results = tuple(r for r, _ in outcomes)
+        setup.clock.begin_part(
+            setup.clock.share(waiting + 1), f"{outcome.planned.name}'s scorecard"
+        )
+        waiting -= 1
+        try:
+            result, attributions = _scored(setup, outcome)
+        finally:
+            setup.clock.end_part()
+        results.append(result)
+        if attributions is not None:
+            kept[result.name] = attributions
     ran = [r for r in results if r.status != "skipped"]
     if ran and all(r.status == "failed" for r in ran):
         reasons = "; ".join(f"{r.name}: {r.reason}" for r in ran)
@@ -105,9 +151,9 @@ def _explain(setup: Setup) -> ExplanationsSection:
         baseline=setup.baseline.description,
         batching=setup.batching_record(),
         conversion=backends.conversion,
-        methods=results,
+        methods=tuple(results),
         random_baseline=_random_baseline(setup),
-        agreement=_agreement({r.name: a for r, a in outcomes if a is not None}, setup),
+        agreement=_agreement(kept, setup),
         attributed_input=setup.subject.attributed,
         inputs=shown_inputs(
             setup.scoring.x,
@@ -117,43 +163,73 @@ def _explain(setup: Setup) -> ExplanationsSection:
             setup.budget.shown,
         ),
         notes=tuple(notes),
+        plan=_plan_record(setup, per_method),
+        timing=timing,
     )
+
+
+def _plan_record(setup: Setup, per_method: float) -> dict[str, str | int | float]:
+    """The work the stage planned: what the budget, the model and its inputs fix (never a
+    timing), and the deadlines that only stop an overrun."""
+    b = setup.budget
+    return {
+        "budget": setup.context.config.budget,
+        "samples": setup.samples.count,
+        "n_steps": b.n_steps,
+        "mprt_layers": b.mprt_layers if b.mprt_layers is not None else "every layer",
+        "sensitivity_perturbations": b.sensitivity_perturbations,
+        "sensitivity_samples": setup.scoring.sensitivity_count,
+        "infidelity_perturbations": b.infidelity_perturbations,
+        "faithfulness_subsets": b.faithfulness_subsets,
+        "curve_steps": b.curve_steps,
+        "order": "every method's attributions, then each method's scorecard and sanity check",
+        "deadline_seconds": b.seconds,
+        "attribution_deadline_seconds": round(per_method, 3),
+    }
 
 
 # --- one method ---------------------------------------------------------------------------
 
 
-def _method(
-    setup: Setup, planned: PlannedMethod, allowance: float
-) -> tuple[MethodResult, torch.Tensor | None]:
-    """Attribute, score and sanity-check one method within ``allowance`` seconds (the
-    attribution itself is not cut short; what follows it is sized to fit)."""
+def _attribute_method(
+    setup: Setup, planned: PlannedMethod, seconds: float
+) -> MethodResult | _Attributed:
+    """PLANNED's attributions within ``seconds`` (the safety net: past it, ``incomplete``),
+    or why there are none."""
     if planned.skip is not None:
-        return MethodResult(planned.name, "skipped", reason=planned.skip), None
-    if setup.clock.spent():
-        return MethodResult(planned.name, "skipped", reason=setup.clock.spent_reason()), None
-    own = Clock(allowance)
+        return MethodResult(planned.name, "skipped", reason=planned.skip)
     cls = planned.cls
     backend = setup.backends.gradients if cls.needs_gradients else setup.backends.reference
     assert backend is not None  # plan_methods skipped the gradient methods without one
     explainer = cls(**_budget_parameters(cls, setup))
     request = attribution_request(setup, cls, backend)
+    setup.clock.begin_part(seconds, f"{planned.name}'s attribution")
     try:
         output, halvings = _attribute(explainer, request)
+    except DeadlineReached as exc:
+        why = first_line(exc)
+        return MethodResult(planned.name, "incomplete", reason=why, backend=backend.name)
     except MethodNotApplicableError as exc:
-        return MethodResult(planned.name, "skipped", reason=first_line(exc)), None
+        return MethodResult(planned.name, "skipped", reason=first_line(exc))
     except Exception as exc:
         log.warning("%s failed: %s", planned.name, first_line(exc), exc_info=True)
-        failed = MethodResult(planned.name, "failed", reason=first_line(exc), backend=backend.name)
-        return failed, None
+        return MethodResult(planned.name, "failed", reason=first_line(exc), backend=backend.name)
+    finally:
+        setup.clock.end_part()
     attributions = output.attributions.detach().cpu()
     if not torch.isfinite(attributions).all():
         why = "the attributions hold NaN or infinite values"
-        return MethodResult(planned.name, "failed", reason=why, backend=backend.name), None
-    explain, perturbations = _sensitivity_plan(setup, explainer, request, output, own.left())
+        return MethodResult(planned.name, "failed", reason=why, backend=backend.name)
+    return _Attributed(planned, explainer, request, backend, output, halvings, attributions)
+
+
+def _scored(setup: Setup, done: _Attributed) -> tuple[MethodResult, torch.Tensor | None]:
+    """The scorecard and the sanity check of one method's attributions."""
+    name, cls, backend = done.planned.name, done.planned.cls, done.backend
+    explain, perturbations = _sensitivity_plan(setup, done.explainer, done.request)
     card = score(
         setup.scoring,
-        attributions,
+        done.attributions,
         explain=explain,
         perturbations=perturbations,
         multiplies_by_inputs=cls.multiplies_by_inputs,
@@ -162,34 +238,27 @@ def _method(
     )
     unscored = unscored_reason(card)
     if unscored is not None:  # nothing says whether to trust them: not an "ok" method
-        log.warning("%s failed: %s", planned.name, unscored)
+        log.warning("%s failed: %s", name, unscored)
         failed = MethodResult(
-            planned.name, "failed", reason=unscored, backend=backend.name, metrics=card.metrics
+            name, "failed", reason=unscored, backend=backend.name, metrics=card.metrics
         )
         return failed, None
-    sanity, mprt = sanity_check(
-        setup,
-        explainer,
-        request,
-        backend,
-        attribution_seconds=output.seconds,
-        allowance=own.left(),
-    )
+    sanity, mprt = sanity_check(setup, done.explainer, done.request, backend)
     result = MethodResult(
-        name=planned.name,
+        name=name,
         status="ok",
         backend=backend.name,
-        parameters=_record({**output.parameters, "oom_halvings": halvings}),
-        seconds=output.seconds,
+        parameters=_record({**done.output.parameters, "oom_halvings": done.halvings}),
+        seconds=done.output.seconds,
         metrics=(*card.metrics, mprt),
         curves=card.curves,
         sanity=sanity,
         ground_truth=card.ground_truth,
         attributions=shown_attributions(
-            attributions, setup.targets(), setup.subject.modality, setup.budget.shown
+            done.attributions, setup.targets(), setup.subject.modality, setup.budget.shown
         ),
     )
-    return result, attributions
+    return result, done.attributions
 
 
 def _record(parameters: dict[str, Any]) -> dict[str, str | int | float]:
@@ -211,7 +280,7 @@ def attribution_request(setup: Setup, cls: type[Explainer], backend: Backend) ->
         inputs = (inputs[0], *(_differentiable(t) for t in inputs[1:]))
     blocks = not cls.needs_gradients and setup.subject.modality == "image"
     return AttributionRequest(
-        forward=setup.wrap(backend.forward),
+        forward=guarded(setup.wrap(backend.forward), setup.clock),
         inputs=inputs,
         target=setup.target.target,
         baseline=setup.baseline.tensor,
@@ -247,26 +316,15 @@ def _attribute(explainer: Explainer, request: AttributionRequest) -> tuple[Attri
 
 
 def _sensitivity_plan(
-    setup: Setup,
-    explainer: Explainer,
-    request: AttributionRequest,
-    output: AttributionOutput,
-    allowance: float,
+    setup: Setup, explainer: Explainer, request: AttributionRequest
 ) -> tuple[Explain | str, int]:
-    """``explain(x, target=t)`` for max-sensitivity and its perturbation count, or why
-    none: the metric hands over the first k samples, each repeated once per perturbation,
-    so each perturbation costs about k / N of the attribution's time."""
+    """``explain(x, target=t)`` for max-sensitivity and its perturbation count (the
+    budget's: the plan, never a timing), or why none: the metric hands over the first k
+    samples, each repeated once per perturbation."""
     if not setup.scoring.x.is_floating_point():
         return "token ids cannot move by a small radius; not applicable", 0
     k = setup.scoring.sensitivity_count
-    each = output.seconds * k / setup.scoring.x.shape[0]
-    perturbations = steps_that_fit(setup.budget.sensitivity_perturbations, each, 0.25 * allowance)
-    if not perturbations:
-        why = (
-            f"one perturbation re-runs the method on {k} samples (about {each:.3g} s) and the "
-            f"time left for it is {0.25 * allowance:.3g} s; pass --budget thorough"
-        )
-        return why, 0
+    perturbations = setup.budget.sensitivity_perturbations
 
     def explain(x: torch.Tensor, target: Any = None) -> torch.Tensor:
         reps = max(1, x.shape[0] // k)

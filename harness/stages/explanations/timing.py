@@ -1,21 +1,21 @@
-"""Keeping the stage inside its budget's time: a deadline, a probe pass, and the step
-counts that fit.
+"""Keeping the stage inside its budget: a plan made of work, and a deadline as the safety
+net.
 
-A small model meets none of these limits: the budget's counts apply as they are. A large one
-on a CPU (a ResNet at 224 x 224) would take hours at the same counts, so:
+The plan is a function of the model, its inputs, the seed and the budget only, never of
+how fast the machine happens to be (two audits under different load explain the same
+samples with the same steps and the same depths):
 
     samples        without --samples, as many as let the integrated-gradients family
-                   attribute them in SAMPLE_SHARE of the budget's seconds (at least
-                   MIN_SAMPLES), from a timed forward+backward pass over as many copies of
-                   the first sample as one of its passes holds (after one warm-up pass)
-    MPRT depth     the layers whose re-attribution fits half the method's share of the time
-                   left (each step costs one attribution)
-    max-sens.      the perturbations that fit a quarter of it
-    deadline       a method, or a metric, that would start after the deadline is skipped
-                   with that reason
+                   attribute them within SAMPLE_SHARE of the budget's work (its seconds at
+                   the nominal FLOPS_PER_SECOND), at least MIN_SAMPLES, from the FLOPs of one
+                   forward of one sample counted by torch (``forward_flops``): a deterministic
+                   count, not a timing
+    MPRT depth     the budget's, sensitivity draws the budget's (plan.py records them)
 
-Every reduction is recorded where it applies (the section's notes, the metric's
-parameters).
+The deadline (``Clock``) only stops what overruns: every forward the stage hands out checks
+it (``guarded``) and raises ``DeadlineReached``, even deep inside a Captum call, so what
+finished is kept and the rest is marked ``incomplete`` with that reason (never a different
+verdict).
 """
 
 from __future__ import annotations
@@ -28,15 +28,27 @@ from dataclasses import dataclass
 import torch
 
 __all__ = [
+    "FLOPS_PER_SECOND",
     "MIN_SAMPLES",
     "SAMPLE_SHARE",
     "Clock",
+    "DeadlineReached",
     "fitting_samples",
+    "forward_flops",
+    "guarded",
     "probe_seconds",
+    "steps_that_fit",
 ]
 
 SAMPLE_SHARE = 0.02
 MIN_SAMPLES = 2
+# The nominal rate that turns a budget's seconds into work (FLOPs): a fixed constant, so
+# the plan never depends on this machine's load (about what 2 CPU cores sustain in torch).
+FLOPS_PER_SECOND = 1e10
+
+
+class DeadlineReached(Exception):
+    """A guarded forward was called past the deadline: stop, keep what finished."""
 
 
 @dataclass
@@ -45,9 +57,39 @@ class Clock:
 
     seconds: float
     started: float = 0.0
+    # A deadline of the piece of work now running (one method), or None: the stage's.
+    part_until: float | None = None
+    part_reason: str = ""
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
+
+    def restart(self) -> None:
+        """Count the deadline from now (the stage's work starts after its setup)."""
+        self.started = time.perf_counter()
+
+    def begin_part(self, seconds: float, what: str) -> None:
+        """``what`` (a method's attribution, its scorecard) may run ``seconds`` from now."""
+        self.part_until = time.perf_counter() + max(0.0, seconds)
+        self.part_reason = f"{what}'s {seconds:.3g} s deadline passed"
+
+    def end_part(self) -> None:
+        self.part_until = None
+
+    def check(self) -> None:
+        """Raise ``DeadlineReached`` past the stage's or the running part's deadline."""
+        now = time.perf_counter()
+        if now >= self.started + self.seconds:
+            raise DeadlineReached(
+                f"the explanations stage's {self.seconds:g} s deadline passed; the plan's "
+                "work was not finished (pass --budget thorough, fewer --samples or fewer "
+                "--explainers)"
+            )
+        if self.part_until is not None and now >= self.part_until:
+            raise DeadlineReached(
+                f"{self.part_reason}; the plan's work was not finished (pass --budget "
+                "thorough, fewer --samples or fewer --explainers)"
+            )
 
     def left(self) -> float:
         return self.started + self.seconds - time.perf_counter()
@@ -64,6 +106,45 @@ class Clock:
             f"the explanations stage's {self.seconds:g} s time budget was spent before this "
             "could start; pass --budget thorough, fewer --samples or fewer --explainers"
         )
+
+
+def guarded(forward: Callable[..., torch.Tensor], clock: Clock) -> Callable[..., torch.Tensor]:
+    """FORWARD, checking CLOCK before every call: the deadline reaches inside any loop that
+    calls the model (Captum's, a metric's, the randomisation cascade's). A module stays a
+    module (DeepLift and GuidedBackprop hook its submodules)."""
+    if isinstance(forward, torch.nn.Module):
+        return _GuardedModule(forward, clock)
+
+    def checked(*args: object, **kwargs: object) -> torch.Tensor:
+        clock.check()
+        return forward(*args, **kwargs)
+
+    return checked
+
+
+class _GuardedModule(torch.nn.Module):
+    def __init__(self, inner: torch.nn.Module, clock: Clock) -> None:
+        super().__init__()
+        self.inner = inner
+        self.clock = clock
+
+    def forward(self, *args: object, **kwargs: object) -> torch.Tensor:
+        self.clock.check()
+        return self.inner(*args, **kwargs)
+
+
+def forward_flops(forward: Callable[..., torch.Tensor], inputs: tuple[torch.Tensor, ...]) -> int:
+    """FLOPs of one forward of ``inputs`` as torch counts them (0 when it counts none: an
+    onnxruntime session, or ops it does not know). A count, not a timing."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.no_grad(), counter:
+            forward(*inputs)
+    except Exception:  # a model the counter cannot follow: no estimate, the budget's counts
+        return 0
+    return int(counter.get_total_flops())
 
 
 def probe_seconds(
@@ -92,7 +173,8 @@ def probe_seconds(
 
 def fitting_samples(wanted: int, seconds_per_sample: float, budget_seconds: float) -> int:
     """How many of ``wanted`` samples one integrated-gradients attribution can take within
-    ``SAMPLE_SHARE`` of the budget (never fewer than ``MIN_SAMPLES``)."""
+    ``SAMPLE_SHARE`` of the budget (never fewer than ``MIN_SAMPLES``); any unit of work
+    will do (the stage passes FLOPs and the budget's FLOPs)."""
     if seconds_per_sample <= 0:
         return wanted
     fit = int(SAMPLE_SHARE * budget_seconds / seconds_per_sample)
