@@ -102,3 +102,11 @@ def test_the_gate_does_not_compare_sanity_at_different_depths():
     assert "not comparable" in outcome.reason
     (same,) = decide(base, base, [parse_check(f"{name}:0.1")])
     assert same.verdict == "pass"
+
+
+def test_the_report_shows_an_inconclusive_check_without_a_verdict():
+    from harness.reports import render_report
+
+    html = render_report(_with_sanity(INCONCLUSIVE))
+    assert "Do not trust its attributions" not in html
+    assert "inconclusive" in html and "1 of 3 planned layers" in html
