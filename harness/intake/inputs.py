@@ -39,12 +39,17 @@ from harness.intake.dims import DEFAULT_SEQUENCE, DimBinder
 from harness.intake.samples import TaskSamples, task_samples
 from harness.intake.sizes import InputBytes, array_bytes, describe
 
-__all__ = ["ResolvedInputs", "resolve_inputs", "synthetic_array"]
+__all__ = ["ResolvedInputs", "looks_like_state", "resolve_inputs", "synthetic_array"]
 
 _STATE_NAMES = re.compile(
     r"(^|[_.])(state|states|h0|c0|hx|cx|h_0|c_0|hidden|past|cache)([_.]|\d|$)", re.IGNORECASE
 )
 _SEGMENT_NAMES = re.compile(r"token_type|segment", re.IGNORECASE)
+
+
+def looks_like_state(name: str) -> bool:
+    """Whether an input's name marks it as a recurrent state or cache (h0, initial_h, ...)."""
+    return bool(_STATE_NAMES.search(name))
 
 
 @dataclass(frozen=True)

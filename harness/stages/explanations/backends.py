@@ -37,7 +37,7 @@ from harness.stages.explanations.cascades import (
 )
 from harness.stages.explanations.embedding import embedding_nodes, node_key
 from harness.stages.explanations.fixed_batch import chunked_call, one_pass_method
-from harness.stages.explanations.plan import Samples, Subject
+from harness.stages.explanations.plan import Samples, Subject, spread_inputs
 
 __all__ = [
     "Backend",
@@ -111,6 +111,7 @@ class ModuleForward(nn.Module):
         self.order = order
         self.names = (subject.attributed, *subject.others)
         self.fixed = fixed
+        self.spread = subject.spread
         self.by_name = by_name
         self.fixed_rows = fixed_rows
         # In a list: a layer registered as a submodule here would be walked twice by the
@@ -123,8 +124,9 @@ class ModuleForward(nn.Module):
 
     def forward(self, attributed: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:
         given = {**self.fixed, **dict(zip(self.names, (attributed, *others), strict=True))}
-        tensors = [given[name].to(self.device) for name in self.order]
         rows = int(attributed.shape[0])
+        spread_inputs(given, self.spread, rows)
+        tensors = [given[name].to(self.device) for name in self.order]
         if self.fixed_rows is not None and rows != self.fixed_rows:
             method = one_pass_method(self.model)
             if method is not None:
@@ -159,6 +161,7 @@ class SessionForward:
         self.session = session
         self.names = (subject.attributed, *subject.others)
         self.fixed = fixed
+        self.spread = subject.spread
         self.dtypes = dtypes
         self.fixed_batch = fixed_batch
         self.output = session.get_outputs()[0].name
@@ -180,7 +183,9 @@ class SessionForward:
         short = step - (min(start + step, rows) - start)
         if short:  # pad a fixed-size last chunk by repeating its last row
             chunk = {n: np.concatenate([a, np.repeat(a[-1:], short, 0)]) for n, a in chunk.items()}
-        value: np.ndarray = self.session.run([self.output], {**chunk, **self.fixed})[0]
+        feed = {**chunk, **self.fixed}
+        spread_inputs(feed, self.spread, step)
+        value: np.ndarray = self.session.run([self.output], feed)[0]
         return value[: step - short] if short else value
 
 
@@ -268,7 +273,10 @@ def build_backends(
         return Backends(reference, None, "no chosen method needs gradients", None)
     from harness.twin import TorchTwin, to_torch
 
-    twin = to_torch(model, samples.arrays)
+    # The twin is checked on the samples as the stage feeds them: spread inputs at its rows.
+    checked = dict(samples.arrays)
+    spread_inputs(checked, subject.spread, samples.count)
+    twin = to_torch(model, checked)
     if not isinstance(twin, TorchTwin):
         why = f"the ONNX model has no PyTorch twin ({twin.report.reason})"
         return Backends(reference, None, why, twin.report)

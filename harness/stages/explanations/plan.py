@@ -1,7 +1,11 @@
 """What the explanations stage explains: the attributed input, the samples, and which
 methods run (with the reason for every one that cannot). The budget is ``budget.py``.
 
-    subject    the attributed input and its modality; the other inputs ride along
+    subject    the attributed input and its modality; the other inputs ride along: stacked
+               with it only when they share its batch dim (its symbolic name, or both
+               unnamed or fixed with the same size); state and scalar inputs never are, and
+               one that carries the named batch on another axis (a recurrent state
+               [layers, batch, hidden]) is repeated there to each call's rows
     samples    N samples from intake's one provider (``harness.intake.samples``): the first
                N of the audit's batch, or N task test samples, or N synthetic samples drawn
                with further seeds
@@ -11,12 +15,14 @@ methods run (with the reason for every one that cannot). The budget is ``budget.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from harness.core.model import TensorSpec
 from harness.explainers.methods.base import Explainer, Modality
 from harness.explainers.methods.registry import default_methods, get_method
+from harness.intake.inputs import looks_like_state
 from harness.intake.samples import Samples, stage_samples
 from harness.stages.context import AuditContext
 
@@ -28,6 +34,7 @@ __all__ = [
     "choose_subject",
     "gather_samples",
     "plan_methods",
+    "spread_inputs",
 ]
 
 
@@ -38,6 +45,10 @@ class Subject:
     attributed: str
     modality: Modality
     others: tuple[str, ...]  # further inputs with the sample axis: additional forward args
+    # Inputs riding along unstacked that carry the batch on an axis: (name, axis). Each call
+    # repeats their first entry there to its rows (every sample gets the audit's first
+    # sample's state, as an exporter's zero initial state means).
+    spread: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,13 +81,49 @@ def choose_subject(context: AuditContext) -> Subject | str:
         modality = "image"
     else:
         modality = "vector"
-    batch = array.shape[0]
-    others = tuple(
-        s.name
-        for s in specs
-        if s.name != chosen.name and arrays[s.name].ndim >= 1 and arrays[s.name].shape[0] == batch
-    )
-    return Subject(chosen.name, modality, others)
+    others, spread = _riders(chosen, [s for s in specs if s.name != chosen.name], arrays)
+    return Subject(chosen.name, modality, others, spread)
+
+
+def _riders(
+    chosen: TensorSpec, specs: list[TensorSpec], arrays: dict[str, np.ndarray]
+) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
+    """The inputs stacked with ``chosen`` along axis 0, and those whose batch is on another
+    axis (from the shared symbolic name only: an unnamed dim is no evidence)."""
+    batch_dim = chosen.shape[0]
+    others, spread = [], []
+    for spec in specs:
+        array = arrays[spec.name]
+        if (
+            array.ndim >= 1
+            and not looks_like_state(spec.name)
+            and _shares_batch(
+                batch_dim, spec.shape[0], array.shape[0] == arrays[chosen.name].shape[0]
+            )
+        ):
+            others.append(spec.name)
+        elif isinstance(batch_dim, str) and batch_dim in spec.shape:
+            spread.append((spec.name, spec.shape.index(batch_dim)))
+    return tuple(others), tuple(spread)
+
+
+def _shares_batch(batch_dim: object, dim: object, same_size: bool) -> bool:
+    if isinstance(batch_dim, str) or isinstance(dim, str):
+        return batch_dim == dim
+    return same_size  # both unnamed, or fixed: the same size on axis 0
+
+
+def spread_inputs(arrays: dict[str, Any], spread: tuple[tuple[str, int], ...], rows: int) -> None:
+    """Repeat each spread input's first entry along its batch axis to ``rows``, in place
+    (numpy arrays or torch tensors); one that already has ``rows`` entries is kept."""
+    for name, axis in spread:
+        value = arrays.get(name)
+        if value is None or value.shape[axis] == rows:
+            continue
+        if isinstance(value, np.ndarray):
+            arrays[name] = np.repeat(np.take(value, [0], axis=axis), rows, axis=axis)
+        else:
+            arrays[name] = value.narrow(axis, 0, 1).repeat_interleave(rows, dim=axis)
 
 
 def _primary(
