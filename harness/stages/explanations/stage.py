@@ -62,8 +62,9 @@ log = logging.getLogger(__name__)
 Explain = Callable[..., torch.Tensor]
 
 
-# Of the stage's deadline, the share the methods' attributions may take, split evenly: the
-# safety net that guarantees every method its attributions before any method's scorecard.
+# Of the stage's deadline, the share the methods' attributions may take, split evenly
+# among those still to run: the safety net that keeps every method's attributions before
+# any method's scorecard.
 ATTRIBUTION_SHARE = 0.5
 
 
@@ -108,10 +109,18 @@ def _explain(setup: Setup, timing: dict[str, float]) -> ExplanationsSection:
         has_layer=gradients is not None and gradients.layer is not None,
     )
     runnable = sum(1 for m in planned if m.skip is None)
-    per_method = ATTRIBUTION_SHARE * setup.budget.seconds / max(1, runnable)
+    pool = ATTRIBUTION_SHARE * setup.budget.seconds
+    per_method = pool / max(1, runnable)
     # Every method's attributions first, then every scorecard: a slow scorecard never costs
-    # a later method its attributions.
-    first = [_attribute_method(setup, method, per_method) for method in planned]
+    # a later method its attributions. What a quick method leaves of its share goes on.
+    first: list[MethodResult | _Attributed] = []
+    for method in planned:
+        allowance = max(0.0, pool) / max(1, runnable)
+        started = time.perf_counter()
+        first.append(_attribute_method(setup, method, allowance))
+        if method.skip is None:
+            pool -= time.perf_counter() - started
+            runnable -= 1
     results: list[MethodResult] = []
     kept: dict[str, torch.Tensor] = {}
     waiting = sum(1 for a in first if isinstance(a, _Attributed))
