@@ -87,7 +87,10 @@ def configs(rng: random.Random) -> Case:
     what = rng.choice(["tool", "broken", "body", "body", "body"])
     if what == "tool":
         body = rng.choice(TOOL_TABLES)
-        variant, content, codes = f"tool:{body[:20]}", body.encode(), REJECT
+        # A --config must hold settings; a pyproject without a [tool.harness] table holds
+        # none for the harness, which may use its defaults.
+        codes = ANY if where == "pyproject" else REJECT
+        variant, content = f"tool:{body[:20]}", body.encode()
     elif what == "broken":
         variant, content = _broken(rng)
         # A pyproject's tables outside [tool.harness] belong to other tools: only what is
