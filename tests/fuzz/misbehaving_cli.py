@@ -34,6 +34,16 @@ def _two_lines() -> int:
     return 2
 
 
+def _unnamed() -> int:
+    print("something went wrong", file=sys.stderr)
+    return 2
+
+
+def _long_line() -> int:
+    print("UsageError: " + "x" * 5000, file=sys.stderr)
+    return 2
+
+
 def _leftover() -> int:
     Path(".out.partial-1234").mkdir()
     return _refuse()
@@ -93,6 +103,8 @@ BEHAVIOURS = {
     "ok": _ok,
     "refuse": _refuse,
     "two-lines": _two_lines,
+    "unnamed": _unnamed,
+    "long-line": _long_line,
     "leftover": _leftover,
     "temporary-file": _temporary_file,
     "lose-input": _lose_input,

@@ -24,6 +24,7 @@ import hashlib
 import multiprocessing
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -61,6 +62,11 @@ ENTRY = "harness.cli:main"
 # onnx2torch makes torch's inductor cache folder.
 LIBRARY_TMP_FILES = (".ses", "torchinductor_*")
 POLL = 0.05
+# The one line of a failure: "ErrorType: what failed..." or argparse's "harness CMD: error:",
+# at most as long as the CLI cuts it (ERROR_LINE_LIMIT; not imported: the module that holds
+# it is the CLI's own business).
+ERROR_LINE_LIMIT = 1000
+ERROR_LINE = re.compile(r"(\w+Error|harness( \w+)?: error): ")
 
 
 @dataclass
@@ -89,8 +95,9 @@ class Outcome:
 
 def problems(case: Case, outcome: Outcome, rss_limit: int = RSS_LIMIT) -> list[str]:
     """Every invariant OUTCOME breaks: an exit code outside CASE's, a signal, a hang,
-    not exactly one stderr line on exit 2, a traceback, a word on a quiet success,
-    leftovers, lost inputs, missing outputs, a peak RSS above RSS_LIMIT."""
+    not exactly one stderr line on exit 2 or one that names no error, a traceback, a line
+    past the CLI's cap, a word on a quiet success, leftovers, lost inputs, missing
+    outputs, a peak RSS above RSS_LIMIT."""
     found = []
     if outcome.timed_out:
         found.append(f"hang: no answer in {outcome.seconds:.0f} s")
@@ -118,6 +125,11 @@ def _stderr_problems(case: Case, outcome: Outcome) -> list[str]:
         found.append("a traceback on stderr")
     if outcome.code == 2 and len(lines) != 1:
         found.append(f"{len(lines)} stderr lines on exit 2, not one")
+    if outcome.code == 2 and lines and not ERROR_LINE.match(lines[0]):
+        found.append(f"stderr line names no error: {lines[0][:80]!r}")
+    longest = max(map(len, lines), default=0)
+    if longest > ERROR_LINE_LIMIT:
+        found.append(f"a stderr line of {longest} characters > {ERROR_LINE_LIMIT}")
     # An audit's --quiet means nothing on stderr unless it fails.
     if outcome.code in (0, 1) and case.quiet and case.argv[:1] == ("audit",) and lines:
         found.append(f"{len(lines)} stderr lines on a quiet exit {outcome.code}")

@@ -36,6 +36,8 @@ CASES = [
     _case("internal", 12),
     _case("refuse", 13, codes=frozenset({0})),
     _case("ok", 14, outputs=("out/result.json", "out/report.html")),
+    _case("unnamed", 15),
+    _case("long-line", 16),
 ]
 
 
@@ -75,6 +77,8 @@ def test_a_clean_success_and_a_clean_refusal_pass(outcomes):
         (12, "exit 3, expected one of [0, 1, 2]"),
         (13, "exit 2, expected one of [0]"),
         (14, "missing output: out/report.html"),
+        (15, "stderr line names no error: 'something went wrong'"),
+        (16, "a stderr line of 5012 characters"),
     ],
     ids=lambda value: str(value)[:30],
 )
