@@ -22,7 +22,14 @@ from harness.commands.outcome import (
     one_line,
     termination_as_interrupt,
 )
-from harness.core.config import BACKENDS, BUDGETS, DEVICES, STAGE_NAMES, THREADS_PER_CPU
+from harness.core.config import (
+    BACKENDS,
+    BUDGETS,
+    DEVICES,
+    FAIL_ON,
+    STAGE_NAMES,
+    THREADS_PER_CPU,
+)
 from harness.core.errors import ExitCode, HarnessError, first_line
 
 __all__ = ["main"]
@@ -30,12 +37,32 @@ __all__ = ["main"]
 EXIT_CODES = """\
 exit codes:
   0  audit completed
-  1  audit completed and a check or a stage failed
+  1  audit: a stage failed or the verdict fails under --fail-on; gate: a check failed
   2  bad usage or bad input (missing or corrupt model, unresolvable input, bad --data),
      or what the machine lacks (memory, disk space, permission to write --out)
   3  internal error (a bug in the harness: please report it with --debug output)
   4  gate: inconclusive (too few samples or too much noise to decide; see --inconclusive)
 """
+
+# Each subcommand's --help lists only the exit codes it can return.
+_BAD_INPUT = "  2  bad usage or bad input, or what the machine lacks (memory, disk, permission)\n"
+_BUG = "  3  internal error (a bug in the harness: please report it with --debug output)\n"
+COMMAND_EXIT_CODES = {
+    "audit": "exit codes:\n"
+    "  0  audit completed; its verdict does not fail under --fail-on\n"
+    "  1  a stage failed, or the verdict fails under --fail-on (default: verdict fail or\n"
+    "     incomplete; --fail-on warn: pass with warnings too; never: only a failed stage)\n"
+    + _BAD_INPUT
+    + _BUG,
+    "report": "exit codes:\n  0  report written\n" + _BAD_INPUT + _BUG,
+    "compare": "exit codes:\n  0  comparison written, whatever changed\n" + _BAD_INPUT + _BUG,
+    "gate": "exit codes:\n"
+    "  0  no check regressed\n"
+    "  1  a check regressed (or, with --strict-env, the environments differ)\n"
+    + _BAD_INPUT
+    + _BUG
+    + "  4  inconclusive: too few samples or too much noise to decide (see --inconclusive)\n",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,12 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_command(commands: Any, name: str, *, help: str, description: str) -> _Parser:
-    """A subcommand's parser, with the exit codes under its options as the top level has."""
+    """A subcommand's parser, with its own exit codes under its options."""
     parser: _Parser = commands.add_parser(
         name,
         help=help,
         description=description,
-        epilog=EXIT_CODES,
+        epilog=COMMAND_EXIT_CODES[name],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
@@ -152,7 +179,17 @@ def _add_audit(commands: Any) -> None:
         help="TOML settings (default: "
         "[tool.harness] of the nearest pyproject.toml); flags override it",
     )
-    audit.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    audit.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        help="which verdicts exit 1: fail (default: verdict fail or incomplete), warn (also "
+        "pass with warnings), never (findings never exit 1; a failed stage still does)",
+    )
+    audit.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (the verdict line is still printed last)",
+    )
     audit.add_argument("--force", action="store_true", help="replace an existing --out")
     _add_debug(audit)
 

@@ -56,12 +56,16 @@ def run_audit(
 ) -> AuditResult:
     """Measure ``config.model``; raises the harness's errors on bad input. COMMAND is the
     command line to record for reproducing the result (the CLI passes its own). Every
-    warning raised or logged meanwhile is kept in the result's notes."""
+    warning raised or logged meanwhile is kept in the result's notes, and the findings'
+    verdict is stored with it (computed here, above the reports that hold the rules and
+    the core that holds the result, so that every reader reads the same verdict)."""
     from harness.core.notes import recording_notes
+    from harness.reports.findings import verdict
 
     with recording_notes() as notes:
         result = _measure(config, progress, command)
-    return replace(result, notes=notes.lines())
+    result = replace(result, notes=notes.lines())
+    return replace(result, verdict=verdict(result))
 
 
 def _measure(config: AuditConfig, progress: Progress, command: str | None) -> AuditResult:

@@ -1,11 +1,20 @@
-"""The verdict: findings drawn from an ``AuditResult`` by small rules, worst first.
+"""The findings drawn from an ``AuditResult`` by small rules, worst first, and the verdict.
 
 Each rule is a pure function of the result and the ``Thresholds`` (the result's own,
 ``config.findings``, unless the caller passes others); it yields zero or more
 ``Finding``s, each naming the rule (a stable id such as ``efficiency.p99_insufficient``),
 the evidence (numbers from the result) and the report section to look at. Rules are data:
 ``RULES`` lists them in report order; ``findings`` runs them all and sorts the results
-fail > warn > info, keeping rule order within a severity.
+fail > warn > info, keeping rule order within a severity. Notes on the quality of the
+measurement itself (``MEASUREMENT_RULES``: warm-up, sampling, noise, a cut run, the peak)
+are merged into one finding, ``efficiency.measurement``, placed after every finding about
+the model: they say how far to trust the numbers, not what the model does.
+``rule_findings`` is every rule's own output, before that merge.
+
+``verdict`` turns the findings into the one ``harness.core.verdict.Verdict``: ``fail`` when
+a finding about the model fails, else ``incomplete`` when a stage failed or was cut short,
+else ``pass with warnings`` when anything warns, else ``pass``. The pipeline stores it in
+the result, so the report, the exit code and ``compare`` read one answer.
 
 Rules are defensive: a stage that was skipped or failed has bare defaults (or is a plain
 ``StageSection``), and a rule then finds nothing rather than raising.
@@ -23,8 +32,20 @@ from harness.core.efficiency import BackendRun, EfficiencySection, ThroughputPoi
 from harness.core.explanations import ExplanationsSection
 from harness.core.result import STAGE_NAMES, AuditResult
 from harness.core.thresholds import FindingThresholds
+from harness.core.verdict import DecidingFinding, Verdict
 
-__all__ = ["RULES", "SEVERITIES", "Finding", "Rule", "Thresholds", "findings"]
+__all__ = [
+    "INCOMPLETE_RULES",
+    "MEASUREMENT_RULES",
+    "RULES",
+    "SEVERITIES",
+    "Finding",
+    "Rule",
+    "Thresholds",
+    "findings",
+    "rule_findings",
+    "verdict",
+]
 
 Severity = Literal["fail", "warn", "info"]
 SEVERITIES: tuple[Severity, ...] = ("fail", "warn", "info")  # worst first
@@ -47,6 +68,13 @@ Thresholds = FindingThresholds
 Rule = Callable[[AuditResult, Thresholds], Iterator[Finding]]
 
 _CHANCE_AUROC = 0.5  # the random baseline's AUROC when the result holds none
+# Below this many bytes of weights a peak-to-weights ratio says nothing about the model:
+# the runtime's own arena, kernels and buffers (tens of MiB whatever the model) make the
+# peak, so a 1.7 MB model shows "34x the weights" that no change to it would move.
+_MEMORY_RATIO_MIN_WEIGHT_BYTES = 64 * 1024**2
+# Heads are called redundant or dominant from at least this many samples: one sample's
+# ablation says how that one input reacts, not what the head does.
+_ABLATION_MIN_SAMPLES = 2
 
 
 def _efficiency(result: AuditResult) -> EfficiencySection | None:
@@ -169,10 +197,11 @@ def warmup_unsettled(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 
 
 def memory_vs_weights(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
-    """Peak inference memory above ``memory_to_weights_max`` times the weights: info."""
+    """Peak inference memory above ``memory_to_weights_max`` times the weights: info. Only
+    for weights of at least 64 MiB: below, the runtime's fixed footprint makes the peak."""
     for i, run in _efficiency_runs(result):
         memory = run.memory
-        if memory is None or memory.weight_bytes <= 0:
+        if memory is None or memory.weight_bytes < _MEMORY_RATIO_MIN_WEIGHT_BYTES:
             continue
         ratio = memory.inference_peak_bytes / memory.weight_bytes
         if ratio > t.memory_to_weights_max:
@@ -297,8 +326,10 @@ def low_percent_of_peak(result: AuditResult, t: Thresholds) -> Iterator[Finding]
 
 
 def sanity_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
-    """A method failing the parameter-randomisation sanity check: fail. A check the deadline
-    cut short (``inconclusive``) is no verdict and makes no finding."""
+    """A method failing the parameter-randomisation sanity check: warn. The fault is the
+    METHOD's, not the model's: its attributions do not depend on the weights, so they cannot
+    be trusted, but the model may still ship (use another method's explanations). A check
+    the deadline cut short (``inconclusive``) is no verdict and makes no finding."""
     section = _explanations(result)
     for method in section.methods if section else ():
         check = method.sanity
@@ -311,9 +342,10 @@ def sanity_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
             else "Spearman undefined: constant attributions"
         )
         yield Finding(
-            "fail",
+            "warn",
             "explanations.sanity_failed",
-            f"{method.name} fails the randomisation sanity check ({spearman})",
+            f"{method.name} fails the randomisation sanity check ({spearman}): its "
+            "explanations cannot be trusted; a fault of the method, not the model",
             f"{len(check.correlations)} layers randomised; correlations "
             + ", ".join("—" if c is None else f"{c:.2f}" for c in check.correlations),
             "stage-explanations",
@@ -405,6 +437,22 @@ def method_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
             )
 
 
+def methods_cut_short(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Attribution methods the stage's deadline stopped (status ``incomplete``): warn; the
+    verdict is then ``incomplete``: the audit did not explain what it planned to."""
+    section = _explanations(result)
+    names = [m.name for m in section.methods if m.status == "incomplete"] if section else []
+    if names:
+        yield Finding(
+            "warn",
+            "explanations.methods_cut_short",
+            f"the explanations deadline stopped {len(names)} method"
+            f"{'s' if len(names) != 1 else ''}: {', '.join(names)}",
+            "their attributions or scorecards are partial; a larger --budget allows more time",
+            "stage-explanations",
+        )
+
+
 # --- attention ------------------------------------------------------------------------
 
 
@@ -471,12 +519,14 @@ def fused_attention(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 def _flagged_heads(result: AuditResult, flag: str) -> list[str]:
     section = _attention(result)
     ablation = section.ablation if section else None
-    heads = ablation.heads if ablation else ()
+    if ablation is None or ablation.samples < _ABLATION_MIN_SAMPLES:
+        return []
+    heads = ablation.heads
     return [f"L{h.layer}H{h.head} (drop {h.drop:.3g})" for h in heads if h.flag == flag]
 
 
 def redundant_heads(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
-    """Heads whose ablation changes nothing: info, with their count."""
+    """Heads whose ablation changes nothing: info, with their count; from 2 samples or more."""
     heads = _flagged_heads(result, "redundant")
     if heads:
         yield Finding(
@@ -489,7 +539,7 @@ def redundant_heads(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 
 
 def dominant_heads(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
-    """Heads that carry most of the ablation drop: info."""
+    """Heads that carry most of the ablation drop: info; from 2 samples or more."""
     heads = _flagged_heads(result, "dominant")
     if heads:
         yield Finding(
@@ -519,6 +569,7 @@ RULES: tuple[Rule, ...] = (
     gradients_skipped,
     twin_unusable,
     method_failed,
+    methods_cut_short,
     attention_verification_failed,
     padding_attended,
     fused_attention,
@@ -527,9 +578,75 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def findings(result: AuditResult, thresholds: Thresholds | None = None) -> tuple[Finding, ...]:
-    """Every rule's findings on ``result``, fail > warn > info, rule order within each;
-    judged by THRESHOLDS, or by those the audit's config recorded."""
+# Rules about how far the numbers can be trusted, not about the model: merged into one
+# finding after the others, so they do not bury what matters.
+MEASUREMENT_RULES: tuple[Rule, ...] = (
+    percentile_insufficient,
+    latency_noisy,
+    warmup_unsettled,
+    run_cut_short,
+    peak_unreliable,
+)
+# Rule ids whose findings mean the audit did not finish: the verdict is "incomplete".
+INCOMPLETE_RULES = frozenset({"stage.failed", "explanations.methods_cut_short"})
+
+
+def rule_findings(result: AuditResult, thresholds: Thresholds | None = None) -> tuple[Finding, ...]:
+    """Every rule's own findings on ``result`` (measurement notes not merged), fail > warn >
+    info, rule order within each; judged by THRESHOLDS, or by those the audit recorded."""
     lines = thresholds if thresholds is not None else result.config.findings
     found = [f for rule in RULES for f in rule(result, lines)]
+    return _worst_first(found)
+
+
+def findings(result: AuditResult, thresholds: Thresholds | None = None) -> tuple[Finding, ...]:
+    """The findings a reader sees: those about the model, fail > warn > info, then one
+    finding about the measurement that merges every measurement note."""
+    lines = thresholds if thresholds is not None else result.config.findings
+    about_model = [
+        f for rule in RULES if rule not in MEASUREMENT_RULES for f in rule(result, lines)
+    ]
+    notes = [f for rule in MEASUREMENT_RULES for f in rule(result, lines)]
+    merged = (_measurement_finding(notes),) if notes else ()
+    return _worst_first(about_model) + merged
+
+
+def _worst_first(found: list[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(found, key=lambda f: SEVERITIES.index(f.severity)))
+
+
+def _measurement_finding(notes: list[Finding]) -> Finding:
+    """One info finding about the measurement: each note's title, then its evidence. Info
+    whatever the notes' own severity: they qualify the numbers, they judge no model."""
+    n = len(notes)
+    return Finding(
+        "info",
+        "efficiency.measurement",
+        f"measurement quality: {n} note{'s' if n != 1 else ''} on how far to trust the timings "
+        f"({'; '.join(dict.fromkeys(f.title for f in notes))})",
+        " | ".join(f"{f.title} ({f.rule}): {f.evidence}" for f in notes),
+        "stage-efficiency",
+    )
+
+
+def verdict(result: AuditResult, thresholds: Thresholds | None = None) -> Verdict:
+    """The one verdict of ``findings(result, thresholds)``: fail (a finding about the model
+    fails) > incomplete (a stage failed or was cut short) > pass with warnings > pass."""
+    found = findings(result, thresholds)
+    counts = {s: sum(f.severity == s for f in found) for s in SEVERITIES}
+    unfinished = [f for f in found if f.rule in INCOMPLETE_RULES]
+    fails = [f for f in found if f.severity == "fail" and f.rule not in INCOMPLETE_RULES]
+    warns = [f for f in found if f.severity == "warn" and f.rule not in INCOMPLETE_RULES]
+    if fails:
+        status, deciding = "fail", fails
+    elif unfinished:
+        status, deciding = "incomplete", unfinished
+    elif warns:
+        status, deciding = "pass with warnings", warns
+    else:
+        status, deciding = "pass", []
+    return Verdict(
+        status,  # type: ignore[arg-type]  # one of VERDICT_STATUSES by construction
+        counts,
+        tuple(DecidingFinding(f.severity, f.rule, f.title) for f in deciding),
+    )

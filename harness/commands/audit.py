@@ -1,15 +1,20 @@
 """``python -m harness audit MODEL``: settings from flags and config, the pipeline, one line
-per file written, and exit 1 when a stage failed (3 when it failed on a bug in the harness)."""
+per file written, the verdict as the last stderr line (even with --quiet: it is the answer),
+and exit 1 when a stage failed (3 when it failed on a bug in the harness) or when the
+verdict fails under ``--fail-on``."""
 
 from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.commands.outcome import one_line
 from harness.core.errors import ExitCode, shorten
+from harness.core.verdict import FailOn, fails_under, verdict_line
 
 if TYPE_CHECKING:
     from harness.commands.terminal import Terminal
@@ -36,26 +41,36 @@ def run(args: argparse.Namespace) -> int:
             exc.add_note("nothing was written")
         raise
     try:
-        return _report(result, out, terminal)
+        return _report(result, out, terminal, config.fail_on)
     except KeyboardInterrupt as exc:
         exc.add_note(f"'{shorten(str(out))}' was written completely")
         raise
 
 
-def _report(result: AuditResult, out: Path, terminal: Terminal) -> int:
-    """Say what was written and what failed; the exit code."""
-    from harness.stages.runner import is_internal_failure
-
+def _report(result: AuditResult, out: Path, terminal: Terminal, fail_on: FailOn) -> int:
+    """Say what was written, what failed and the verdict (last); the exit code."""
     for warning in result.inputs.warnings:
         terminal.warn(warning)
     print(f"wrote {out / 'report.html'} and {out / 'result.json'}")
     failed = result.failed_stages()
     if failed:
         terminal.warn(f"stage(s) failed: {', '.join(failed)} (see the report)")
-        # A stage that raised a bug failed alone (its section says so), but CI must still
-        # see a bug: exit 3, with the result written.
-        if any(is_internal_failure(result.stage(name)) for name in failed):
-            return ExitCode.INTERNAL
+    if result.verdict is not None:
+        print(one_line(verdict_line(result.verdict)), file=sys.stderr)
+    return _exit_code(result, failed, fail_on)
+
+
+def _exit_code(result: AuditResult, failed: tuple[str, ...], fail_on: FailOn) -> int:
+    """3 for a stage that failed on a bug, 1 for any other failed stage (whatever
+    --fail-on: a stage that failed is not a finding to tolerate), 1 for a verdict that
+    fails under --fail-on, else 0."""
+    from harness.stages.runner import is_internal_failure
+
+    # A stage that raised a bug failed alone (its section says so), but CI must still see
+    # a bug: exit 3, with the result written.
+    if any(is_internal_failure(result.stage(name)) for name in failed):
+        return ExitCode.INTERNAL
+    if failed or fails_under(result.verdict, fail_on):
         return ExitCode.CHECK_FAILED
     return ExitCode.OK
 
@@ -81,6 +96,7 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         quiet=args.quiet,
         force=args.force,
         max_input_bytes=args.max_input_bytes,
+        fail_on=args.fail_on,
     )
 
 

@@ -33,9 +33,11 @@ def rerender(
 ) -> Path:
     """Render ``result_path`` to ``output`` (default: report.html beside it), atomically;
     with CONFIG_FILE, the findings are judged by its ``findings`` thresholds instead of
-    those the audit recorded (and the report's config table says so)."""
+    those the audit recorded (and the report's config table says so, and the verdict is
+    theirs). A result written before audits recorded a verdict is shown without one."""
     from harness.core.config import findings_from_file
     from harness.reports import render_report
+    from harness.reports.findings import verdict
 
     result = AuditResult.read(result_path)
     if config_file is not None:
@@ -46,6 +48,8 @@ def rerender(
             sources=(*result.config.sources, f"report --config {config_file} (findings)"),
         )
         result = dataclasses.replace(result, config=config)
+        if result.verdict is not None:  # new thresholds, new findings: their verdict
+            result = dataclasses.replace(result, verdict=verdict(result))
     html = render_report(result)
     target = output if output is not None else result_path.parent / REPORT_FILE
     write_html_file(target, html, (result_path,))

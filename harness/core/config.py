@@ -21,6 +21,7 @@ The TOML file is ``--config FILE``, or else the ``[tool.harness]`` table of the 
     skip = ["attention"]
     quiet = false
     force = false
+    fail_on = "fail"             # fail | warn | never: which verdicts make the audit exit 1
 
     [tool.harness.findings]      # where the report's findings draw their lines
     latency_cv_max = 0.3         # see harness.core.thresholds for every name and default
@@ -43,12 +44,14 @@ from harness.core.errors import UsageError, shorten
 from harness.core.read_limits import MAX_TOML_BYTES, FileTooLargeError, read_limited
 from harness.core.targets import TARGET_FORMS
 from harness.core.thresholds import FindingThresholds, thresholds_from_table
+from harness.core.verdict import FAIL_ON, FailOn
 
 __all__ = [
     "BACKENDS",
     "BUDGETS",
     "DEFAULT_MAX_INPUT_BYTES",
     "DEVICES",
+    "FAIL_ON",
     "STAGE_NAMES",
     "THREADS_PER_CPU",
     "AuditConfig",
@@ -120,6 +123,8 @@ class AuditConfig:
     skip: tuple[str, ...] = ()
     quiet: bool = False
     force: bool = False
+    # --fail-on: which verdicts make the audit exit 1 (harness.core.verdict.fails_under).
+    fail_on: FailOn = "fail"
     findings: FindingThresholds = field(default_factory=FindingThresholds)
     sources: tuple[str, ...] = ("defaults",)  # where the settings came from, in order
 
@@ -254,6 +259,7 @@ def settings_from_flags(
     quiet: bool = False,
     force: bool = False,
     max_input_bytes: str | None = None,
+    fail_on: str | None = None,
 ) -> dict[str, Any]:
     """Command-line options as settings; options not given are left out."""
     settings: dict[str, Any] = {}
@@ -275,6 +281,7 @@ def settings_from_flags(
         "backend": backend,
         "samples": samples,
         "target": _target_text(target),
+        "fail_on": fail_on,
     }
     settings.update({k: v for k, v in optional.items() if v is not None})
     if explainers is not None:
@@ -346,6 +353,7 @@ def read_toml(path: Path, kind: str = "config", flag: str = "--config") -> dict[
 _KEYS = (
     "out", "shape", "data", "value", "device", "seed", "threads", "budget", "backend",
     "explainers", "samples", "target", "skip", "quiet", "force", "findings", "max_input_bytes",
+    "fail_on",
 )  # fmt: skip
 
 
@@ -389,6 +397,7 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
     _check_choice(settings, "device", DEVICES, where)
     _check_choice(settings, "budget", BUDGETS, where)
     _check_choice(settings, "backend", BACKENDS, where)
+    _check_choice(settings, "fail_on", FAIL_ON, where)
     for stage in settings.get("skip", []):
         if stage not in STAGE_NAMES:
             raise UsageError(
@@ -487,7 +496,8 @@ def _is_int(value: Any) -> bool:
 def _check_choice(settings: dict[str, Any], key: str, allowed: tuple[str, ...], where: str) -> None:
     if key in settings and settings[key] not in allowed:
         raise UsageError(
-            f"{where} --{key} '{settings[key]}' is not allowed; use one of {', '.join(allowed)}"
+            f"{where} --{key.replace('_', '-')} '{settings[key]}' is not allowed; "
+            f"use one of {', '.join(allowed)}"
         )
 
 
@@ -504,7 +514,7 @@ def _merge(config: AuditConfig, settings: dict[str, Any], source: str) -> AuditC
         changes["skip"] = tuple(dict.fromkeys((*config.skip, *settings["skip"])))
     for key in (
         "out", "data", "device", "seed", "threads", "budget", "backend", "explainers",
-        "samples", "target", "quiet", "force", "findings", "max_input_bytes",
+        "samples", "target", "quiet", "force", "findings", "max_input_bytes", "fail_on",
     ):  # fmt: skip
         if key in settings:
             changes[key] = settings[key]

@@ -29,6 +29,7 @@ from harness.core.result_checks import check_consistency
 from harness.core.schema import load_result_schema
 from harness.core.schema.validate import SchemaViolation, validate
 from harness.core.serialize import from_jsonable, to_jsonable
+from harness.core.verdict import Verdict
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -173,6 +174,9 @@ class AuditResult:
     # that failed), one line each, each once (harness.core.notes); results written before
     # the audit kept them have none.
     notes: tuple[str, ...] = ()
+    # The one verdict the findings reach (harness.core.verdict), stored by the pipeline;
+    # None for results written before audits recorded one (the report says so).
+    verdict: Verdict | None = None
 
     def stage(self, name: str) -> Section:
         if name not in STAGE_NAMES:

@@ -49,6 +49,7 @@ def test_bad_results_exit_2_with_one_line(tmp_path, capsys):
 
 def test_output_into_a_missing_folder_or_onto_a_folder_exits_2(shelf, tmp_path, capsys):
     result = audited(shelf, tmp_path) / "result.json"
+    capsys.readouterr()  # the audit's own stderr (its verdict line)
     for target, needle in ((tmp_path / "nowhere" / "r.html", "does not exist"),
                            (tmp_path, "is a folder")):  # fmt: skip
         assert main(["report", str(result), "-o", str(target)]) == 2

@@ -13,7 +13,15 @@ from harness.core.explanations import ExplanationsSection, GroundTruthScore, Met
 from harness.core.result import AuditResult, StageSection
 from harness.core.twin import ConversionReport
 from harness.reports import render_report
-from harness.reports.findings import RULES, SEVERITIES, Finding, Thresholds, findings
+from harness.reports.findings import (
+    RULES,
+    SEVERITIES,
+    Finding,
+    Thresholds,
+    findings,
+    rule_findings,
+    verdict,
+)
 from tests.core.test_core_attention_schema import full_section
 from tests.reports.test_report_efficiency import make_efficiency, make_run
 from tests.reports.test_report_explanations import make_section
@@ -28,7 +36,8 @@ XSS = "<script>alert(1)</script>"
 
 
 def rules(result: AuditResult, thresholds: Thresholds | None = None) -> dict[str, Finding]:
-    return {f.rule: f for f in findings(result, thresholds or Thresholds())}
+    """Each rule's own finding by id (measurement notes not merged)."""
+    return {f.rule: f for f in rule_findings(result, thresholds or Thresholds())}
 
 
 def quiet_result(**overrides: object) -> AuditResult:
@@ -132,8 +141,11 @@ def test_noisy_latency_warns() -> None:
     assert "efficiency.latency_noisy" not in rules(noisy, Thresholds(latency_cv_max=0.7))
 
 
+MIB = 1024**2
+
+
 def test_memory_far_above_the_weights_is_info() -> None:
-    memory = MemoryPeaks("vmhwm", 0, 0, inference_peak_bytes=28_500, weight_bytes=1000)
+    memory = MemoryPeaks("vmhwm", 0, 0, inference_peak_bytes=2850 * MIB, weight_bytes=100 * MIB)
     f = rules(efficiency_result(memory=memory))["efficiency.memory_vs_weights"]
     assert f.severity == "info"
     assert f.title.startswith("peak memory 28.5x the weights")
@@ -141,6 +153,12 @@ def test_memory_far_above_the_weights_is_info() -> None:
     zero = MemoryPeaks("vmhwm", 0, 0, inference_peak_bytes=28_500, weight_bytes=0)
     assert "efficiency.memory_vs_weights" not in rules(efficiency_result(memory=zero))
     assert "efficiency.memory_vs_weights" not in rules(efficiency_result(memory=None))
+
+
+def test_no_memory_ratio_for_small_weights_whose_peak_is_the_runtime() -> None:
+    """The issue's case: a 1.7 MB model whose 58 MB peak is onnxruntime's arena, 34x."""
+    small = MemoryPeaks("vmhwm", 0, 0, inference_peak_bytes=58_000_000, weight_bytes=1_700_000)
+    assert "efficiency.memory_vs_weights" not in rules(efficiency_result(memory=small))
 
 
 def test_no_sweep_no_roofline_no_findings() -> None:
@@ -155,14 +173,17 @@ def explanations_result(**overrides: object) -> AuditResult:
     return quiet_result(explanations=make_section("image", **overrides))
 
 
-def test_sanity_check_failure_is_a_fail_with_the_correlation() -> None:
+def test_sanity_check_failure_warns_about_the_method_not_the_model() -> None:
     found = [f for f in findings(explanations_result()) if f.rule == "explanations.sanity_failed"]
     assert len(found) == 1
-    assert found[0].severity == "fail"
+    assert found[0].severity == "warn"
     assert found[0].title == (
-        "GuidedBackprop fails the randomisation sanity check (Spearman 0.93 > 0.5)"
+        "GuidedBackprop fails the randomisation sanity check (Spearman 0.93 > 0.5): its "
+        "explanations cannot be trusted; a fault of the method, not the model"
     )
     assert found[0].where == "stage-explanations"
+    # Alone, it leaves the model passing with warnings: it judges the method.
+    assert verdict(explanations_result()).status == "pass with warnings"
 
 
 def test_ground_truth_not_above_random_warns() -> None:
@@ -289,16 +310,19 @@ def test_bare_sections_never_raise(status: str) -> None:
     assert all(f.rule.startswith(("stage.", "inputs.")) for f in found)
 
 
-def test_sorted_fail_then_warn_then_info() -> None:
+def test_sorted_fail_then_warn_then_info_then_the_measurement() -> None:
     result = make_result(
         efficiency=make_efficiency(),
-        explanations=make_section("image"),
+        explanations=StageSection("failed", "boom"),
         attention=full_section(),
     )
     found = findings(result)
-    severities = [f.severity for f in found]
+    about_model, last = found[:-1], found[-1]
+    severities = [f.severity for f in about_model]
     assert set(severities) == set(SEVERITIES)
     assert severities == sorted(severities, key=SEVERITIES.index)
+    assert last.rule == "efficiency.measurement"
+    assert [f.rule for f in found].count("efficiency.measurement") == 1
 
 
 # --- on the page ----------------------------------------------------------------------
@@ -332,3 +356,197 @@ def test_reasons_are_escaped() -> None:
     block = html[html.index('<section id="findings">') : html.index('<section id="model">')]
     assert XSS not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in block
+
+
+# --- findings that are true -----------------------------------------------------------
+
+
+def test_measurement_notes_are_one_finding_after_those_about_the_model() -> None:
+    result = quiet_result(
+        efficiency=make_efficiency(), inputs=make_inputs(warnings=("batch defaulted to 1",))
+    )
+    found = findings(result)
+    assert found[0].rule == "inputs.defaults_chosen"
+    assert [f.rule for f in found].count("efficiency.measurement") == 1
+    note = found[-1]
+    assert note.rule == "efficiency.measurement"
+    assert not {"efficiency.p99_insufficient", "efficiency.warmup_unsettled"} & {
+        f.rule for f in found
+    }
+    assert note.severity == "info" and note.where == "stage-efficiency"
+    # Both notes of the short run, each with its evidence, in one finding.
+    assert "p99 latency is insufficiently sampled on torch/cpu" in note.title
+    assert "warm-up did not settle on torch/cpu" in note.title
+    assert "n = 100 calls < min_samples = 662" in note.evidence
+    # The notes alone do not make warnings of the verdict.
+    assert verdict(quiet_result(efficiency=make_efficiency())).status == "pass"
+
+
+def test_no_measurement_finding_from_a_clean_measurement() -> None:
+    assert "efficiency.measurement" not in {f.rule for f in findings(efficiency_result())}
+
+
+def test_no_head_claims_from_one_sample() -> None:
+    section = full_section()
+    one = replace(section, ablation=replace(section.ablation, samples=1))
+    found = rules(quiet_result(attention=one))
+    assert "attention.redundant_heads" not in found
+    assert "attention.dominant_heads" not in found
+    assert "attention.redundant_heads" in rules(quiet_result(attention=section))
+
+
+def cut_short_result() -> AuditResult:
+    section = make_section("image")
+    first = replace(section.methods[0], status="incomplete", reason="deadline")
+    return quiet_result(explanations=replace(section, methods=(first, *section.methods[1:])))
+
+
+def test_methods_cut_short_by_the_deadline_make_the_audit_incomplete() -> None:
+    result = cut_short_result()
+    f = rules(result)["explanations.methods_cut_short"]
+    assert f.severity == "warn"
+    assert result.explanations.methods[0].name in f.title
+    v = verdict(result)
+    assert v.status == "incomplete"
+    assert v.deciding[0].rule == "explanations.methods_cut_short"
+    assert "explanations.methods_cut_short" not in rules(explanations_result())
+
+
+# Each rule id, and a result with its stage ok (or data present) where it must NOT fire.
+def _clean_attention() -> AttentionSection:
+    section = full_section()
+    layers = tuple(
+        replace(
+            layer,
+            verification=replace(
+                layer.verification, padding_attended=False, max_padding_weight=None
+            ),
+        )
+        for layer in section.layers
+    )
+    return replace(section, layers=layers, fused_ops=(), ablation=None)
+
+
+def _without_failed_methods() -> AuditResult:
+    section = make_section("image")
+    ok = tuple(m for m in section.methods if m.status != "failed")
+    return quiet_result(explanations=replace(section, methods=ok))
+
+
+# Each rule (by function name), the id it yields, and a result with its stage ok (or its
+# data present) where it must NOT fire.
+MUST_NOT_FIRE = {
+    "stage_failed": ("stage.failed", lambda: quiet_result(explanations=make_section("image"))),
+    "stage_skipped": ("stage.skipped", quiet_result),
+    "input_defaults": ("inputs.defaults_chosen", quiet_result),
+    "percentile_insufficient": ("efficiency.p99_insufficient", efficiency_result),
+    "latency_noisy": ("efficiency.latency_noisy", efficiency_result),
+    "warmup_unsettled": ("efficiency.warmup_unsettled", efficiency_result),
+    "run_cut_short": ("efficiency.run_cut_short", efficiency_result),
+    "memory_vs_weights": ("efficiency.memory_vs_weights", efficiency_result),
+    "best_batch": ("efficiency.best_batch", lambda: efficiency_result(throughput=None)),
+    "work_incomplete": ("efficiency.work_incomplete", efficiency_result),
+    "low_percent_of_peak": (
+        "efficiency.low_percent_of_peak",
+        lambda: efficiency_result(roofline=None),
+    ),
+    "peak_unreliable": ("efficiency.peak_unreliable", efficiency_result),
+    "sanity_failed": ("explanations.sanity_failed", lambda: _sanity_passing()),
+    "ground_truth_weak": ("explanations.ground_truth_weak", explanations_result),
+    "gradients_skipped": ("explanations.gradients_skipped", explanations_result),
+    "twin_unusable": ("explanations.twin_mismatch", explanations_result),
+    "method_failed": ("explanations.method_failed", lambda: _without_failed_methods()),
+    "methods_cut_short": ("explanations.methods_cut_short", explanations_result),
+    "attention_verification_failed": (
+        "attention.verification_failed",
+        lambda: quiet_result(attention=full_section()),
+    ),
+    "padding_attended": (
+        "attention.padding_attended",
+        lambda: quiet_result(attention=_clean_attention()),
+    ),
+    "fused_attention": (
+        "attention.fused_skipped",
+        lambda: quiet_result(attention=_clean_attention()),
+    ),
+    "redundant_heads": (
+        "attention.redundant_heads",
+        lambda: quiet_result(attention=_clean_attention()),
+    ),
+    "dominant_heads": (
+        "attention.dominant_heads",
+        lambda: quiet_result(attention=_clean_attention()),
+    ),
+}
+
+
+def _sanity_passing() -> AuditResult:
+    section = make_section("image")
+    passing = tuple(
+        replace(m, sanity=replace(m.sanity, status="pass", passed=True, final_correlation=0.1))
+        if m.sanity is not None
+        else m
+        for m in section.methods
+    )
+    return quiet_result(explanations=replace(section, methods=passing))
+
+
+@pytest.mark.parametrize("name", sorted(MUST_NOT_FIRE))
+def test_every_rule_has_a_case_where_it_must_not_fire(name: str) -> None:
+    rule_id, build = MUST_NOT_FIRE[name]
+    assert rule_id not in rules(build())
+
+
+def test_every_rule_is_in_the_must_not_fire_table() -> None:
+    """A rule added without its quiet case fails here."""
+    assert {rule.__name__ for rule in RULES} == set(MUST_NOT_FIRE)
+
+
+# --- the verdict ----------------------------------------------------------------------
+
+
+def test_verdict_pass_when_nothing_is_found() -> None:
+    v = verdict(quiet_result())
+    assert (v.status, v.deciding) == ("pass", ())
+    assert v.counts == {"fail": 0, "warn": 0, "info": 0}
+
+
+def test_verdict_pass_with_warnings_names_the_warnings() -> None:
+    v = verdict(quiet_result(inputs=make_inputs(warnings=("a", "b"))))
+    assert v.status == "pass with warnings"
+    assert [d.rule for d in v.deciding] == ["inputs.defaults_chosen"]
+    assert v.counts["warn"] == 1
+
+
+def test_verdict_incomplete_when_a_stage_failed() -> None:
+    v = verdict(quiet_result(explanations=StageSection("failed", "boom")))
+    assert v.status == "incomplete"
+    assert v.deciding[0].rule == "stage.failed"
+
+
+def test_a_model_fail_outranks_an_incomplete_audit() -> None:
+    section = full_section()
+    layer = section.layers[0]
+    broken = replace(layer, verification=replace(layer.verification, shape_ok=False))
+    result = quiet_result(
+        attention=replace(section, layers=(broken, section.layers[1])),
+        explanations=StageSection("failed", "boom"),
+    )
+    v = verdict(result)
+    assert v.status == "fail"
+    assert [d.rule for d in v.deciding] == ["attention.verification_failed"]
+    assert v.counts["fail"] == 2  # the model's and the failed stage's
+
+
+def test_the_verdict_is_the_first_thing_on_the_page() -> None:
+    result = quiet_result(inputs=make_inputs(warnings=("a",)))
+    html = render_report(replace(result, verdict=verdict(result)))
+    line = html[html.index('<p id="verdict"') : html.index("</p>", html.index('<p id="verdict"'))]
+    assert html.index('id="verdict"') < html.index('href="#findings"')
+    assert "pass with warnings" in line and "(0 fail, 1 warn, 0 info)" in line
+    assert "1 input default chosen by the harness" in line
+
+
+def test_a_result_without_a_verdict_says_none_was_recorded() -> None:
+    html = render_report(quiet_result())
+    assert "no verdict recorded" in html

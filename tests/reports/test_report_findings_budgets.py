@@ -9,13 +9,13 @@ from dataclasses import replace
 from harness.core.efficiency import EfficiencySection, Estimate, Throughput, ThroughputPoint
 from harness.reports import render_report
 from harness.reports.figures.efficiency import roofline_figure
-from harness.reports.findings import Finding, Thresholds, findings
+from harness.reports.findings import Finding, Thresholds, rule_findings
 from tests.reports.test_report_efficiency import make_run
 from tests.reports.test_report_findings import quiet_result
 
 
 def rules(result) -> dict[str, Finding]:
-    return {f.rule: f for f in findings(result, Thresholds())}
+    return {f.rule: f for f in rule_findings(result, Thresholds())}
 
 
 def with_runs(*runs, budget: str = "quick"):
