@@ -7,7 +7,8 @@ the CLI in its own ``python -m harness audit`` process, with the flags its build
 declares (``CASES``: (name, builder, extra argv, hand FLOPs or None); a module without
 ``CASES`` has each ``build_*`` audited with no flags). One row per model: the exit code,
 each section's status and (shortened) reason, whether gradient methods ran, the attention
-layers found, and the counted FLOPs beside the hand count. A case that crashes, hangs or
+layers found, the counted FLOPs beside the hand count, and the verdict (which can make an
+audit with every section ok exit 1, under the default --fail-on). A case that crashes, hangs or
 writes no result is a row saying so, never a traceback.
 """
 
@@ -113,7 +114,11 @@ def _summary(result: dict[str, Any], hand: int | None) -> dict[str, Any]:
     ran = [m["name"] for m in methods if m["name"] in _GRADIENT_METHODS and m["status"] == "ok"]
     layers = (result.get("attention") or {}).get("layers") or []
     work = (result.get("efficiency") or {}).get("work") or {}
+    verdict = result.get("verdict") or {}
+    deciding = verdict.get("deciding") or []
     return {
+        "verdict": verdict.get("status"),
+        "deciding": deciding[0].get("title") if deciding else "",
         "sections": sections,
         "gradients": f"{len(ran)}/{len(gradients)}" if gradients else "none planned",
         "attention_layers": len(layers),
@@ -134,6 +139,8 @@ def _format(row: dict[str, Any]) -> str:
     if "sections" not in row:
         lines.append(f"    no result: {_short(row.get('error', ''))}")
         return "\n".join(lines)
+    if row["verdict"]:
+        lines.append(f"    verdict      {row['verdict']}  {_short(row['deciding'])}")
     for name, (status, reason) in row["sections"].items():
         lines.append(f"    {name:<13}{status or '-':<9}{reason}")
     flops = row["flops"]
