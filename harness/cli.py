@@ -225,9 +225,10 @@ def _add_gate(commands: Any) -> None:
         "the threshold AND is significant (Holm-adjusted across checks).\n\n"
         "A check is NAME[@RUN]:THRESHOLD: latency.p50:5%, throughput.max:-5%,\n"
         "explanations.*.sanity:0.1, latency.p99@torch:20%. Without --check or --policy:\n"
-        "latency.p50:10%, latency.p90:15%, throughput.max:-10%, memory.peak_inference:10%\n"
-        "(those both results hold; two audits drift apart by several percent), and with\n"
-        "--ab latency.p50:5%, latency.p90:10%. Shared CI runners: prefer --ab.",
+        "latency.p50:30%, memory.peak_inference:10% (those both results hold; two audits\n"
+        "drift apart by several percent, their tails and throughput by far more), and with\n"
+        "--ab latency.p50:5%, latency.p90:10%. Shared CI runners: prefer --ab. Results of\n"
+        "different models are refused (exit 2) unless --allow-different-models.",
     )
     gate.add_argument("base", metavar="BASE", help="the reference result.json (or .onnx)")
     gate.add_argument("current", metavar="CURRENT", help="the result.json to judge (or .onnx)")
@@ -265,6 +266,7 @@ def _add_gate(commands: Any) -> None:
         help=f"--ab: runtime threads, 1 to {THREADS_PER_CPU} per logical CPU (all)",
     )
     gate.add_argument("--quiet", action="store_true", help="--ab: no progress on stderr")
+    _add_allow_different_models(gate)
     _add_debug(gate)
 
 
@@ -274,16 +276,27 @@ def _add_compare(commands: Any) -> None:
         "compare",
         help="compare two audits' result.json files in one HTML page (no models needed)",
         description="Compare A (the base) and B (the current), two result.json files: "
-        "every headline metric judged as the gate judges it at default thresholds, findings "
-        "new and resolved, attribution agreement, environment differences. Exits 0 whatever "
-        "changed; use 'harness gate' to fail a build.",
+        "the gate's default checks judged by the gate itself (the other headline metrics "
+        "shown for context), findings new and resolved, attribution agreement, environment "
+        "differences. Exits 0 whatever changed (2 for results of different models, unless "
+        "--allow-different-models); use 'harness gate' to fail a build.",
     )
     compare.add_argument("base", metavar="A")
     compare.add_argument("current", metavar="B")
     compare.add_argument(
         "-o", "--output", metavar="FILE", help="where to write (default: diff.html beside B)"
     )
+    _add_allow_different_models(compare)
     _add_debug(compare)
+
+
+def _add_allow_different_models(command: Any) -> None:
+    command.add_argument(
+        "--allow-different-models",
+        action="store_true",
+        help="judge results of two different models (another file hash, and another name, "
+        "inputs or graph) instead of refusing with exit 2; every verdict line says so",
+    )
 
 
 def _run_command(args: argparse.Namespace) -> int:

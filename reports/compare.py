@@ -31,6 +31,7 @@ from harness.core.comparison import (
 from harness.core.efficiency import BackendRun
 from harness.core.environment_diff import EnvDifference, environment_differences
 from harness.core.headline import Metric, available_runs, headline_metrics, run_key
+from harness.core.model_identity import ModelIdentity, model_identity
 from harness.core.result import AuditResult
 from harness.reports import format as fmt
 from harness.reports.attribution_agreement import (
@@ -44,6 +45,7 @@ __all__ = [
     "FAMILIES",
     "Comparison",
     "FindingChange",
+    "GateVerdicts",
     "MetricGroup",
     "MetricRow",
     "Side",
@@ -115,12 +117,31 @@ def same_model(base: Side, current: Side) -> bool | None:
 
 
 @dataclass(frozen=True)
+class GateVerdicts:
+    """The gate's decision on its default checks for these two results, made by the gate
+    (``harness.commands.compare``: reports may not import it) and handed over as data."""
+
+    outcomes: tuple[tuple[str, str | None, CheckOutcome], ...]  # (metric, run shown, outcome)
+    identity: ModelIdentity | None = None  # None: worked out here from the results
+
+    def lookup(self) -> dict[tuple[str, str | None], CheckOutcome]:
+        return {(metric, run): outcome for metric, run, outcome in self.outcomes}
+
+
+@dataclass(frozen=True)
 class MetricRow:
     name: str  # the headline name, without "@run"
     family: str
     base: Metric
     current: Metric
     outcome: CheckOutcome
+    # True: one of the gate's checks, its verdict the gate's; False: shown for context, its
+    # test's result given but no verdict counted (the gate does not judge it).
+    judged: bool = True
+
+    @property
+    def verdict_text(self) -> str:
+        return self.outcome.verdict if self.judged else "not judged"
 
     @property
     def base_text(self) -> str:
@@ -218,9 +239,13 @@ def _shared_runs(base: AuditResult, current: AuditResult) -> tuple[str, ...]:
     return tuple(key for key in available_runs(base) if key in theirs)
 
 
-def compare_metrics(base: AuditResult, current: AuditResult) -> tuple[MetricGroup, ...]:
-    """Every headline metric both results hold, judged in ONE ``decide`` at each metric's
-    ``default_threshold``: per backend run both measured, then the model's own metrics."""
+def compare_metrics(
+    base: AuditResult, current: AuditResult, gate: GateVerdicts | None = None
+) -> tuple[MetricGroup, ...]:
+    """Every headline metric both results hold: per backend run both measured, then the
+    model's own metrics. A metric the gate judged (GATE) carries the gate's outcome; the
+    others are tested in one ``decide`` at their ``default_threshold`` for context, and
+    without GATE every metric is (the verdicts then are not the gate's)."""
     scopes: list[str | None] = [*_shared_runs(base, current), None]
     runs_base = {scope: _run_metrics(base, scope) for scope in scopes}
     runs_current = {scope: _run_metrics(current, scope) for scope in scopes}
@@ -233,7 +258,10 @@ def compare_metrics(base: AuditResult, current: AuditResult) -> tuple[MetricGrou
     outcomes = {
         (o.check.metric, o.check.run): o for o in decide_by_run(runs_base, runs_current, checks)
     }
-    return tuple(_group(s, runs_base[s], runs_current[s], outcomes) for s in scopes)
+    judged = gate.lookup() if gate is not None else {}
+    return tuple(
+        _group(s, runs_base[s], runs_current[s], outcomes, judged, gate is not None) for s in scopes
+    )
 
 
 def _group(
@@ -241,12 +269,16 @@ def _group(
     base: Mapping[str, Metric],
     current: Mapping[str, Metric],
     outcomes: Mapping[tuple[str, str | None], CheckOutcome],
+    judged: Mapping[tuple[str, str | None], CheckOutcome],
+    by_gate: bool,
 ) -> MetricGroup:
     rows: dict[str, list[MetricRow]] = {family: [] for family in FAMILIES}
     for name in (n for n in base if n in current):
-        outcome = outcomes[(name, scope)]
+        gated = judged.get((name, scope))
+        outcome = gated or outcomes[(name, scope)]
+        is_judged = gated is not None or not by_gate
         rows[_family(name)].append(
-            MetricRow(name, _family(name), base[name], current[name], outcome)
+            MetricRow(name, _family(name), base[name], current[name], outcome, is_judged)
         )
     return MetricGroup(
         run=scope,
@@ -266,7 +298,8 @@ _VERDICT_WORDS: tuple[tuple[Verdict, str, str], ...] = (
 
 
 def verdict_counts(groups: Iterable[MetricGroup]) -> dict[Verdict, int]:
-    counts = Counter(row.outcome.verdict for group in groups for row in group.rows)
+    """The judged rows' verdicts (context rows count nowhere)."""
+    counts = Counter(row.outcome.verdict for group in groups for row in group.rows if row.judged)
     return {verdict: counts.get(verdict, 0) for verdict, _, _ in _VERDICT_WORDS}
 
 
@@ -347,6 +380,7 @@ class Comparison:
     base: Side
     current: Side
     same_model: bool | None
+    identity: ModelIdentity
     groups: tuple[MetricGroup, ...]
     unshared_runs: tuple[tuple[str, str], ...]  # (run, "A only" / "B only")
     counts: dict[Verdict, int]
@@ -354,18 +388,28 @@ class Comparison:
     findings_unchanged: int
     attribution: AttributionComparison
     environment: tuple[EnvDifference, ...]
+    gate_checks: tuple[str, ...] = ()  # the gate's checks whose verdicts the page counts
+
+    @property
+    def mark(self) -> str:
+        """What every verdict line carries when the models differ."""
+        return " (different models)" if self.identity.different else ""
 
     @property
     def verdict(self) -> str:
-        return verdict_line(self.counts)
+        return verdict_line(self.counts) + self.mark
 
 
-def compare(base: AuditResult, current: AuditResult) -> Comparison:
-    """Everything the comparison page shows, from A (BASE) and B (CURRENT) alone."""
+def compare(
+    base: AuditResult, current: AuditResult, gate: GateVerdicts | None = None
+) -> Comparison:
+    """Everything the comparison page shows, from A (BASE) and B (CURRENT), with the
+    gate's verdicts (GATE) on the checks it judges."""
     a, b = _side("A", base), _side("B", current)
     groups = tuple(
-        g for g in compare_metrics(base, current) if g.rows or g.only_base or g.only_current
+        g for g in compare_metrics(base, current, gate) if g.rows or g.only_base or g.only_current
     )
+    identity = gate.identity if gate is not None and gate.identity else None
     changes, unchanged = finding_changes(base, current)
     unshared = tuple(
         [(run, "A only") for run in a.runs if run not in b.runs]
@@ -375,6 +419,7 @@ def compare(base: AuditResult, current: AuditResult) -> Comparison:
         base=a,
         current=b,
         same_model=same_model(a, b),
+        identity=identity or model_identity(base, current),
         groups=groups,
         unshared_runs=unshared,
         counts=verdict_counts(groups),
@@ -382,6 +427,7 @@ def compare(base: AuditResult, current: AuditResult) -> Comparison:
         findings_unchanged=unchanged,
         attribution=attribution_agreement(base, current),
         environment=environment_differences(base, current),
+        gate_checks=tuple(o.check.text for _, _, o in gate.outcomes) if gate else (),
     )
 
 
@@ -423,11 +469,13 @@ def comparison_figures(base: AuditResult, current: AuditResult) -> dict[str, Mar
     return figures
 
 
-def render_comparison(base: AuditResult, current: AuditResult) -> str:
+def render_comparison(
+    base: AuditResult, current: AuditResult, gate: GateVerdicts | None = None
+) -> str:
     """The comparison of A (BASE) and B (CURRENT) as one self-contained HTML page."""
     from harness.reports.render import plotly_js, template_environment
 
-    comparison = compare(base, current)
+    comparison = compare(base, current, gate)
     figures = comparison_figures(base, current)
     template = template_environment().get_template(_TEMPLATE)
     return template.render(

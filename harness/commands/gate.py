@@ -50,6 +50,7 @@ def _request(args: argparse.Namespace) -> GateRequest:
         ab=args.ab,
         budget=args.budget,
         threads=args.threads,
+        allow_different_models=getattr(args, "allow_different_models", False),
     )
 
 

@@ -21,7 +21,7 @@ else 4 if any check is inconclusive and inconclusive fails; else 0. Improvements
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,6 +38,7 @@ from harness.core.comparison import (
 from harness.core.environment_diff import EnvDifference, environment_differences
 from harness.core.errors import ExitCode, UsageError
 from harness.core.headline import Metric, available_runs, headline_metrics
+from harness.core.model_identity import ModelIdentity, require_same_model
 from harness.core.result import AuditResult
 from harness.gate.checks import (
     CheckSpec,
@@ -69,6 +70,7 @@ class GateRequest:
     ab: bool = False  # BASE and CURRENT are .onnx files measured now
     budget: str | None = None  # --ab only; None: "standard"
     threads: int | None = None  # --ab only
+    allow_different_models: bool = False  # judge results of two different models anyway
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,12 @@ class GateResult:
     inconclusive: InconclusivePolicy
     strict_env: bool
     compared: str  # what was compared with what, in words
+    different_models: bool = False  # allowed by --allow-different-models; every line says so
+
+    @property
+    def mark(self) -> str:
+        """What every table line and verdict line carries when the models differ."""
+        return " (different models)" if self.different_models else ""
 
     def with_verdict(self, verdict: Verdict) -> tuple[CheckOutcome, ...]:
         return tuple(o for o in self.outcomes if o.verdict == verdict)
@@ -98,6 +106,9 @@ class GateResult:
     @property
     def summary(self) -> str:
         """One line: the verdict, how many checks caused it, and what else is worth a look."""
+        return self._summary() + self.mark
+
+    def _summary(self) -> str:
         total = len(self.outcomes)
         regressions = len(self.with_verdict("regression"))
         inconclusive = len(self.with_verdict("inconclusive"))
@@ -144,6 +155,9 @@ class GatePlan:
     policy: Policy | None
     specs: tuple[CheckSpec, ...]
     results: tuple[AuditResult, AuditResult] | None  # (base, current); None with --ab
+    # How the two results' models relate; None with --ab, whose two models are meant to
+    # differ (a candidate against its base) and are not results.
+    identity: ModelIdentity | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +187,11 @@ def plan_gate(request: GateRequest) -> GatePlan:
         return GatePlan(request, policy, specs, None)
     base = AuditResult.read(request.base, "BASE")
     current = AuditResult.read(request.current, "CURRENT")
-    return GatePlan(request, policy, specs_for(current.model.name), (base, current))
+    identity = require_same_model(
+        base, current, allow=request.allow_different_models, labels=("BASE", "CURRENT")
+    )
+    specs = specs_for(current.model.name)
+    return GatePlan(request, policy, specs, (base, current), identity)
 
 
 def judge(plan: GatePlan, measurement: Measurement | None = None) -> GateResult:
@@ -186,14 +204,27 @@ def judge(plan: GatePlan, measurement: Measurement | None = None) -> GateResult:
         _first(request.inconclusive, policy.inconclusive if policy else None) or "fail"
     )
     outcomes = _decide(checks, sides, alpha, separate_runs=not request.ab)
+    different = plan.identity is not None and plan.identity.different
+    if different:
+        outcomes = tuple(replace(o, reason=f"{o.reason} (different models)") for o in outcomes)
     return GateResult(
         outcomes=outcomes,
         environment=sides.environment,
         alpha=alpha,
         inconclusive=inconclusive,
         strict_env=request.strict_env,
-        compared=sides.compared,
+        compared=sides.compared + _identity_note(plan.identity),
+        different_models=different,
     )
+
+
+def _identity_note(identity: ModelIdentity | None) -> str:
+    """How the two models relate, said wherever the gate says what it compared."""
+    if identity is None or identity.relation == "same file":
+        return ""
+    if identity.different:
+        return f"; DIFFERENT MODELS ({identity.why}), judged under --allow-different-models"
+    return f"; the same model from another file ({identity.why})"
 
 
 def _sides(plan: GatePlan, measurement: Measurement | None) -> _Sides:

@@ -41,15 +41,16 @@ _STYLES = {
 }
 
 
-def row(outcome: CheckOutcome) -> tuple[str, ...]:
-    """One check as the table's cells, in ``COLUMNS`` order."""
+def row(outcome: CheckOutcome, mark: str = "") -> tuple[str, ...]:
+    """One check as the table's cells, in ``COLUMNS`` order; MARK follows the verdict
+    (``GateResult.mark``: " (different models)")."""
     return (
         outcome.check.text,
         _value(outcome.base, outcome.unit),
         _value(outcome.current, outcome.unit),
         _change(outcome),
         f"{outcome.p_adjusted:.2g}" if outcome.p_adjusted is not None else "-",
-        outcome.verdict,
+        outcome.verdict + mark,
     )
 
 
@@ -67,8 +68,8 @@ def terminal(gate: GateResult) -> RenderableType:
         else:
             table.add_column(column, justify="left" if column == "verdict" else "right")
     for outcome in gate.outcomes:
-        *cells, verdict = row(outcome)
-        table.add_row(*cells, Text(verdict, style=_STYLES[verdict]))
+        *cells, verdict = row(outcome, gate.mark)
+        table.add_row(*cells, Text(verdict, style=_STYLES[outcome.verdict]))
     parts: list[RenderableType] = [table]
     for title, lines in _blocks(gate):
         parts.append(Text(f"{title}:", style="bold"))
@@ -84,7 +85,7 @@ def markdown(gate: GateResult) -> str:
     lines += [f"Compared {_md(gate.compared)}; alpha {gate.alpha:g}, Holm-corrected.", ""]
     lines += [_md_row(COLUMNS), _md_row(("---",) * len(COLUMNS))]
     for outcome in gate.outcomes:
-        check, *cells = row(outcome)
+        check, *cells = row(outcome, gate.mark)
         lines.append(_md_row((f"`{check}`", *cells)))
     for title, block in _blocks(gate):
         lines += ["", f"**{title}**", ""] + [f"- {_md(line)}" for line in block]

@@ -202,7 +202,8 @@ def test_help_names_every_option_and_the_default_checks(capsys):
         assert option in text
     for check in DEFAULT_CHECKS:
         assert check in text
-    assert "4 gate: inconclusive" in text
+    assert "4 inconclusive: too few samples" in text
+    assert "--allow-different-models" in text
 
 
 def test_a_bad_policy_file_exits_2_with_one_line(audited, tmp_path, capsys):

@@ -314,8 +314,10 @@ def test_same_model_and_environment_differences_are_said(base: AuditResult) -> N
     env = section(page, "environment")
     assert "cpu_model" in env and "Intel Xeon" in env
     assert "measures the machine too" in env
-    other = result(model=make_model(sha256="0" * 64))
-    assert "Two different models." in render_comparison(base, other)
+    other_file = result(model=make_model(sha256="0" * 64))
+    assert "The same model from another file" in render_comparison(base, other_file)
+    other = result(model=make_model(sha256="0" * 64, name="another-cnn"))
+    assert "<strong>Two different models</strong>" in render_comparison(base, other)
 
 
 def test_model_provided_strings_are_escaped(base: AuditResult) -> None:
