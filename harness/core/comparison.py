@@ -10,7 +10,8 @@ A check names a headline metric (``harness.core.headline``) and a threshold. Its
   gate's file mode, compare) are tested as runs: each run is cut into ``RUN_BLOCKS``
   consecutive blocks and Mann-Whitney U compares the blocks' statistics, since calls of one
   run share the machine's drift and a call-by-call test would call any drift significant.
-  For a metric known by its 95% CI (throughput), the two CIs do not overlap; for a single
+  For a metric known by its 95% CI (throughput), the two CIs do not overlap, and only in
+  one process: a CI holds no drift between two separate runs; for a single
   number (memory, FLOPs, explanation scores), the threshold alone decides.
 - ``improvement``: the same, the good way.
 - ``inconclusive``: the change passes the threshold but is not significant, or there are
@@ -111,10 +112,14 @@ class CheckOutcome:
 # project's shared 2-core machine two audits of one model differed by up to 8% in p50 when
 # it was quiet and 17% when loaded (benchmarks/gate_error_rates.py), so file mode's
 # defaults sit above that. The A/B mode's interleaved samples differed by at most 3.5%.
+# Issue 17 (benchmarks/compare_aa.py, 20 pairs of audits of one file on that machine
+# shared by several jobs): p50 moved by up to +25% when one audit ran under load, every
+# block of it slower (a run-level test cannot tell a loaded run from a slower model), and
+# p90 by up to +43%; so the median's default sits above that and tails are not judged by
+# default. Throughput's CI cannot show a change between two separate runs (``_judge``).
+# Name them with --check to judge them anyway; --ab judges interleaved calls, far tighter.
 DEFAULT_CHECKS: tuple[str, ...] = (
-    "latency.p50:10%",
-    "latency.p90:15%",
-    "throughput.max:-10%",
+    "latency.p50:30%",
     "memory.peak_inference:10%",
 )
 DEFAULT_AB_CHECKS: tuple[str, ...] = ("latency.p50:5%", "latency.p90:10%")
@@ -124,8 +129,10 @@ def default_threshold(metric: str) -> Check:
     """The threshold compare (two audits, so file mode) uses for METRIC when no check
     names it; the gate's ``DEFAULT_CHECKS`` agree with it."""
     family = metric.split(".", 1)[0]
+    if metric in ("latency.p50", "latency.mean"):
+        return Check(metric, 0.30, relative=True)  # DEFAULT_CHECKS: medians of loaded audits
     if metric in ("latency.p90", "latency.p95", "latency.p99"):
-        return Check(metric, 0.15, relative=True)  # tails move more run to run than medians
+        return Check(metric, 0.50, relative=True)  # tails move more run to run than medians
     relative_defaults = {
         "latency": 0.10, "throughput": 0.10, "memory": 0.10, "cold_start": 0.25,
     }  # fmt: skip
@@ -271,8 +278,15 @@ def _judge(
         return _sampled(check, base, current, change)
     if base.kind == "interval" and base.ci and current.ci:
         overlap = base.ci[0] <= current.ci[1] and current.ci[0] <= base.ci[1]
-        verdict = _verdict(beyond, significant=not overlap)
-        reason = _reason(check, change, beyond, "the 95% CIs overlap" if overlap else None)
+        # Each CI is of calls within ONE run: two separate runs' CIs hold none of the drift
+        # between them (two audits of one file moved throughput.max by +-25% with CIs apart),
+        # so there they cannot show a change, either way: the bad way is inconclusive, the
+        # good way a pass, never an "improvement" on weaker evidence than a regression needs.
+        why = "the 95% CIs overlap" if overlap else None
+        if separate_runs and not overlap:
+            why = "two separate runs: each 95% CI holds no run-to-run drift (use --ab)"
+        verdict = _verdict(beyond, significant=why is None)
+        reason = _reason(check, change, beyond, why)
         return CheckOutcome(
             check, verdict, unit, lower, base.value, current.value, change, None,
             "CI overlap", None, None, reason,
