@@ -79,6 +79,15 @@ def _kind(problem: str) -> str:
 
 
 def short_argv(argv: tuple[str, ...]) -> str:
-    return shlex.join(
-        arg if len(arg) <= 80 else arg[:40] + f"...({len(arg)} chars)" for arg in argv
+    """ARGV for a shell: long values cut (so not exact), control characters as bash's
+    $'...' escapes (exact)."""
+    return " ".join(
+        _shell_word(arg if len(arg) <= 80 else f"{arg[:40]}...({len(arg)} chars)") for arg in argv
     )
+
+
+def _shell_word(arg: str) -> str:
+    if arg.isprintable():
+        return shlex.quote(arg)
+    escaped = arg.encode("unicode_escape").decode("ascii").replace("'", "\\'")
+    return f"$'{escaped}'"

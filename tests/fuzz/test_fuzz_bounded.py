@@ -6,8 +6,9 @@ Invariants, one test each: an exit code the case allows (never 3, never a signal
 stderr line on exit 2 and none on a quiet success, nothing left on disk and no input lost,
 a peak RSS under RSS_LIMIT, no hang. The summary (exit codes, the slowest case, the largest
 RSS, the failures grouped by class and first stderr line) prints with ``-s`` and with any
-failure. About 40 s on 2 shared cores with one worker (one leaves the other core to the
-rest of the suite); ``python -m benchmarks.fuzz_cli`` runs thousands.
+failure. One worker (the other core stays with the rest of the suite): about 35 s on 2
+idle cores, a minute on a loaded machine, plus the timeout for each case that hangs.
+``python -m benchmarks.fuzz_cli`` runs thousands.
 """
 
 from __future__ import annotations
