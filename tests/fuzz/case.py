@@ -14,6 +14,7 @@ from pathlib import Path
 __all__ = [
     "ANY",
     "AUDIT_OUTPUTS",
+    "COMPLETED",
     "FAST",
     "GATE_ANY",
     "GOLDEN",
@@ -34,6 +35,8 @@ GOLDEN = REPO / "tests" / "reports" / "golden"
 ANY = frozenset({0, 1, 2})
 GATE_ANY = frozenset({0, 1, 2, 4})
 REJECT = frozenset({2})
+# An audit that ran: a stage or its verdict may still fail (exit 1).
+COMPLETED = frozenset({0, 1})
 
 # An audit that only loads, checks and runs the model once: most classes are about intake.
 FAST = (

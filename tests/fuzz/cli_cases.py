@@ -9,6 +9,7 @@ from collections.abc import Callable
 from tests.fuzz.case import (
     ANY,
     AUDIT_OUTPUTS,
+    COMPLETED,
     FAST,
     GATE_ANY,
     GOLDEN,
@@ -312,7 +313,7 @@ TARGETS = ("-1", "10", "10000000", str(10**20), str(2**63), "abc", "3")
 def targets(rng: random.Random) -> Case:
     """--target outside the CNN's ten classes, with the explanations stage running."""
     value = rng.choice(TARGETS)
-    codes = OK if value == "3" else REJECT
+    codes = COMPLETED if value == "3" else REJECT
     return _audit(f"cli.target/{value}", CNN, "--target", value, codes=codes, stages=True)
 
 
