@@ -27,6 +27,7 @@ from harness.core.config import (
     BUDGETS,
     DEVICES,
     FAIL_ON,
+    MAX_SAMPLES,
     STAGE_NAMES,
     THREADS_PER_CPU,
 )
@@ -158,7 +159,10 @@ def _add_audit(commands: Any) -> None:
         help="attribution methods, e.g. saliency,occlusion (default: the budget's set)",
     )
     audit.add_argument(
-        "--samples", type=int, metavar="N", help="samples to explain (default by budget)"
+        "--samples",
+        type=int,
+        metavar="N",
+        help=f"samples to explain, 1 to {MAX_SAMPLES} (default by budget)",
     )
     audit.add_argument(
         "--target",

@@ -86,6 +86,11 @@ STAGE_NAMES = ("efficiency", "explanations", "attention")
 # which exhausts the process and kills it.
 THREADS_PER_CPU = 4
 
+# --samples may ask for at most this many samples to explain. Every method and metric runs
+# on each of them, so more would not finish in any budget: a larger dataset is explained in
+# parts. (A fuzz case with --samples 10**9 grew past 20 GB before this bound.)
+MAX_SAMPLES = 10_000
+
 # The inputs an audit feeds (and --data it reads) may hold at most this many bytes unless
 # --max-input-bytes says otherwise: every tensor's size is estimated from its shape and dtype
 # (or a data file's headers) and refused before anything is allocated, so a dim of 10**7 or
@@ -153,7 +158,8 @@ def parse_dims(text: str, flag: str = "--shape") -> tuple[tuple[int, ...], str |
         return (), dtype or None
     dims = []
     for part in dims_text.lower().split("x"):
-        if not (part.isascii() and part.isdigit()) or int(part) < 1:
+        # 18 digits already pass any memory; more would only test int()'s 4300-digit limit
+        if not (part.isascii() and part.isdigit()) or len(part) > 18 or int(part) < 1:
             raise UsageError(
                 f"{flag} '{text}': '{part}' is not a positive integer; "
                 "write dims like 1x3x224x224 (or 'scalar')"
@@ -409,9 +415,12 @@ def _validated(settings: dict[str, Any], where: str) -> dict[str, Any]:
         raise UsageError(f"{where} --out holds a NUL character; name a folder without one")
     if "seed" in settings and (not _is_int(settings["seed"]) or settings["seed"] < 0):
         raise UsageError(f"{where} --seed must be a non-negative integer, got {settings['seed']}")
-    if "samples" in settings and (not _is_int(settings["samples"]) or settings["samples"] < 1):
+    if "samples" in settings and not (
+        _is_int(settings["samples"]) and 1 <= settings["samples"] <= MAX_SAMPLES
+    ):
         raise UsageError(
-            f"{where} --samples must be a positive integer, got {settings['samples']!r}"
+            f"{where} --samples must be an integer from 1 to {MAX_SAMPLES}, got "
+            f"{shorten(repr(settings['samples']), 40)}; explain a larger dataset in parts"
         )
     if "target" in settings:
         settings["target"] = parse_target(settings["target"], where)

@@ -491,3 +491,26 @@ def test_an_endless_device_is_read_no_further_than_the_limit() -> None:
 def test_a_folder_named_as_config_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"cannot read config file .*; check --config"):
         read_toml(tmp_path)
+
+
+def test_a_dim_of_thousands_of_digits_is_a_usage_error_not_an_int_limit_crash() -> None:
+    # int() refuses strings past 4300 digits with a ValueError: a fuzz case was exit 3
+    with pytest.raises(UsageError, match="is not a positive integer"):
+        parse_dims("9" * 5000 + "x1")
+    assert parse_dims("999999999999999999x1")[0] == (999_999_999_999_999_999, 1)
+
+
+@pytest.mark.parametrize("samples", [0, 10_001, 10**9])
+def test_samples_outside_one_to_the_cap_are_refused(tmp_path: Path, samples: int) -> None:
+    # --samples 10**9 grew a fuzz case's memory past 20 GB before the cap
+    with pytest.raises(UsageError, match="from 1 to 10000"):
+        settings_from_flags(samples=samples)
+    config = tmp_path / "audit.toml"
+    config.write_text(f"[tool.harness]\nsamples = {samples}\n")
+    with pytest.raises(UsageError, match="from 1 to 10000"):
+        resolve_config("net.onnx", {}, config, tmp_path)
+
+
+def test_samples_at_the_cap_are_taken(tmp_path: Path) -> None:
+    flags = settings_from_flags(samples=10_000)
+    assert resolve_config("net.onnx", flags, None, tmp_path).samples == 10_000
