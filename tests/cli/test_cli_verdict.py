@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.core.errors import StageError
 from harness.core.result import AuditResult
 from harness.reports import findings as findings_module
 from harness.reports.findings import Finding
+from harness.stages import runner as stages
 
 NOTHING = ["--budget", "quick", "--skip", "efficiency", "--skip", "explanations"]
 NOTHING += ["--skip", "attention", "--quiet"]
@@ -102,26 +104,20 @@ def test_an_unknown_fail_on_is_a_usage_error(model, tmp_path, capsys):
     assert "--fail-on 'sometimes' is not allowed" in capsys.readouterr().err
 
 
-def test_a_failed_stage_is_incomplete_and_exits_1_even_under_never(
-    model, tmp_path, capsys, monkeypatch
+@pytest.mark.parametrize("fail_on", ["fail", "never"])
+def test_a_failed_stage_is_incomplete_and_exits_1_under_every_fail_on(
+    model, tmp_path, capsys, monkeypatch, fail_on
 ):
-    from harness.core.result import StageSection
+    def failing(context: object) -> None:
+        raise StageError("planted: the stage could not finish")
 
-    def failed(result: AuditResult, t: object) -> Iterator[Finding]:
-        yield from findings_module.stage_failed(_with_failed_attention(result), t)
-
-    def _with_failed_attention(result: AuditResult) -> AuditResult:
-        import dataclasses
-
-        return dataclasses.replace(result, attention=StageSection("failed", "boom"))
-
-    monkeypatch.setattr(findings_module, "RULES", (failed,))
+    monkeypatch.setitem(stages.STAGES, "attention", failing)
     out = tmp_path / "audit"
-    # The verdict is incomplete: exit 1 under the default; the stage itself did not fail
-    # here (only its finding is planted), so --fail-on never lets it pass.
-    assert audit(model, out) == 1
-    assert capsys.readouterr().err.splitlines()[-1].startswith("verdict: incomplete (1 fail")
-    assert audit(model, out, "--force", "--fail-on", "never") == 0
+    flags = [*NOTHING[:-3], "--quiet", "--fail-on", fail_on]  # attention runs, and fails
+    assert main(["audit", str(model), "--out", str(out), *flags]) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == "verdict: incomplete (1 fail, 0 warn): the attention stage failed"
+    assert json.loads((out / "result.json").read_text())["verdict"]["status"] == "incomplete"
 
 
 def test_an_older_result_shows_no_verdict_recorded(model, tmp_path, capsys):
