@@ -2,7 +2,8 @@
 
     python -m benchmarks.compare_aa --pairs 20 --budget quick
 
-(from the repository root; about 6 minutes on a shared 2-core machine at the quick budget.)
+(from the repository root; about 10 minutes on a shared 2-core machine at the quick budget,
+where one audit takes 15 to 40 seconds.)
 
 Audits the bundled CNN ``pairs + 1`` times in a row (``--skip explanations --skip
 attention``) and judges each CONSECUTIVE pair (audit i as the base, audit i+1 as the
