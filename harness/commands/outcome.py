@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from harness.core.errors import first_line, shorten
+from harness.core.errors import first_line, is_out_of_memory, shorten
 from harness.core.text import visible
 
 __all__ = [
@@ -54,7 +54,7 @@ def one_line(text: str) -> str:
 def environment_cause(exc: BaseException) -> str | None:
     """What this machine lacked, for a failure that is not a bug in the harness: memory, disk
     space, a name the file system takes, permission. None for anything else."""
-    if isinstance(exc, MemoryError) or _named_out_of_memory(exc):
+    if is_out_of_memory(exc):
         return (
             f"ran out of memory ({first_line(exc, 120)}); try a smaller --shape/--budget, "
             "or a machine with more memory"
@@ -63,11 +63,6 @@ def environment_cause(exc: BaseException) -> str | None:
         return None
     where = f" writing '{shorten(str(exc.filename))}'" if exc.filename else ""
     return f"{_OS_CAUSES[exc.errno]}{where} ({exc.strerror or exc})"
-
-
-def _named_out_of_memory(exc: BaseException) -> bool:
-    """torch's OutOfMemoryError (CUDA or CPU), recognised by name: the CLI imports no torch."""
-    return any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__)
 
 
 _OS_CAUSES = {

@@ -41,6 +41,7 @@ __all__ = [
     "UnsupportedModelError",
     "UsageError",
     "first_line",
+    "is_out_of_memory",
     "shorten",
 ]
 
@@ -136,3 +137,12 @@ def first_line(exc: BaseException, limit: int = FOREIGN_TEXT_LIMIT) -> str:
     text = str(exc).strip() or type(exc).__name__
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), text)
     return shorten(line, limit)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says the machine ran out of memory: Python's MemoryError or torch's
+    OutOfMemoryError (CUDA or CPU; a RuntimeError), recognised by name so that no caller
+    needs to import torch. What a machine lacks is not a bug in the harness."""
+    return isinstance(exc, MemoryError) or any(
+        cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from harness.core.errors import HarnessError, StageError, first_line
+from harness.core.errors import HarnessError, StageError, first_line, is_out_of_memory
 from harness.core.result import SECTION_TYPES, Section
 from harness.stages.context import AuditContext
 
@@ -79,6 +79,8 @@ def run_stage(name: str, context: AuditContext) -> Section:
     except (HarnessError, MemoryError):
         raise  # the user's input or the machine: the CLI's exit 2 or its one line
     except Exception as exc:
+        if is_out_of_memory(exc):  # torch's, a RuntimeError: the machine, not a bug
+            raise
         # A bug, but the finished stages' sections are kept: the audit writes its result
         # and exits 3 (the traceback is logged for --debug).
         log.error("stage %s raised a bug", name, exc_info=True)

@@ -69,7 +69,7 @@ def test_a_clean_success_and_a_clean_refusal_pass(outcomes):
         (3, "leftover: .out.partial-1234"),
         (4, "leftover: $TMPDIR/stray.bin"),
         (5, "lost input: mine.txt"),
-        (6, "2 stderr lines on a quiet exit 0"),
+        (6, "2 stderr lines besides the verdict on a quiet exit"),
         (7, "hang: no answer"),
         (8, "killed by signal 9"),
         (9, "RSS past"),
