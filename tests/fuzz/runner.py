@@ -426,7 +426,9 @@ def _serve(connection: Any, root: str, entry: str) -> None:
 def _warm_up(root: Path) -> None:
     """One clean audit, so that imports are not charged to the first case."""
     argv = ("audit", zoo_model("cnn_digits"), "--out", "out", "--quiet", *FAST)
-    execute(Case("warm-up", argv, index=-1), root)
+    # A folder of its own per worker: two workers warming up in one case-N folder at once
+    # collide (mkdir) and the second dies before it is ready.
+    execute(Case("warm-up", argv, index=-os.getpid()), root)
 
 
 class _Worker:
