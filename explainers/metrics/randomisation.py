@@ -5,10 +5,29 @@ An explanation that explains the model must change when the model's learned weig
 destroyed. The cascade randomises the layers one at a time from the output down (step k:
 the top k layers random); at each step the explanation is recomputed and compared with
 the original one, per sample, by the Spearman rank correlation of the feature
-attributions (magnitudes, with ``absolute``). ``value`` is the mean correlation after the
-last step (the whole cascade); ``curve`` holds (step, mean correlation) for every step,
-and ``parameters["layers"]`` names the layers in cascade order. Lower is better: a method
-whose attributions stay correlated above ``threshold`` fails ``passes_sanity``.
+attributions. ``value`` is the mean correlation after the last step (the whole cascade)
+of the representation ``absolute`` names (magnitudes, or signed values); ``curve`` holds
+(step, mean correlation) for every step, and ``parameters["layers"]`` names the layers in
+cascade order. Lower is better.
+
+Signed and absolute, both recorded. The final mean correlation of the signed attributions
+(``parameters["signed_correlation"]``) and of their magnitudes
+(``parameters["absolute_correlation"]``) are both computed, and neither alone decides,
+because each can be fooled by something the weights do not control: magnitudes inherit
+|input - baseline| in every method that multiplies by it (so |attr| stays correlated
+whatever the weights: Integrated Gradients on the CNN, 0.85), while signed values can
+decorrelate through sign flips alone while the same features stay the important ones.
+``sanity_verdict`` therefore passes a method only when both are below the threshold,
+fails it only when both are at or above it (an undefined correlation, constant
+attributions, counts as above), and calls it ``"inconclusive"`` when they disagree.
+
+Features the method cannot attribute. ``exclude`` marks input elements whose attribution
+is fixed whatever the weights: for perturbation methods (and for methods that multiply by
+input - baseline without sampling) an element equal to the baseline gets exactly zero,
+so a black background would keep the correlation high (Occlusion, 0.80) without saying
+anything about the model. Those features are left out of every correlation
+(``parameters["excluded_features"]`` counts them over the batch; with a ``feature_mask``
+a feature is excluded when all its elements are).
 
 A cascade cut short (an exception of a type in ``interruptions``, raised while a step is
 explained: a deadline) keeps the steps that finished and says so:
@@ -46,7 +65,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from harness.core.errors import UsageError
-from harness.explainers.metrics._features import GroupReduce, features
+from harness.explainers.metrics._common import to_numpy
+from harness.explainers.metrics._features import GroupReduce, broadcast_like, features
 from harness.explainers.metrics.base import MetricResult, metric_result
 from harness.explainers.metrics.stats import spearman
 
@@ -59,6 +79,7 @@ __all__ = [
     "onnx_cascade",
     "passes_sanity",
     "random_like",
+    "sanity_reason",
     "sanity_verdict",
     "torch_cascade",
 ]
@@ -74,26 +95,37 @@ def mprt(
     absolute: bool = True,
     feature_mask: Any = None,
     group_reduce: GroupReduce = "sum",
+    exclude: Any = None,
     interruptions: tuple[type[BaseException], ...] = (),
 ) -> MetricResult:
     """Spearman correlation between the original explanation and the explanation after
-    each step of ``cascade``; ``cascade`` is closed (weights restored) on the way out. An
-    exception in ``interruptions`` ends the cascade early with the steps done (the original
-    explanation itself is not a step: interrupted there, it propagates)."""
+    each step of ``cascade``, signed and absolute; ``cascade`` is closed (weights restored)
+    on the way out. ``exclude`` (True: the method cannot attribute that input element
+    whatever the weights) leaves features out of the correlations. An exception in
+    ``interruptions`` ends the cascade early with the steps done (the original explanation
+    itself is not a step: interrupted there, it propagates)."""
+    kept: tuple[np.ndarray, ...] | None = None
 
-    def ranked(state: State) -> tuple[np.ndarray, ...]:
-        per_feature = features(explain(state), None, feature_mask, group_reduce).attributions
-        return tuple(np.abs(a) if absolute else a for a in per_feature)
+    def per_feature(state: State) -> tuple[np.ndarray, ...]:
+        nonlocal kept
+        attributions = explain(state)
+        grouped = features(attributions, None, feature_mask, group_reduce).attributions
+        if kept is None:
+            kept = _kept_features(exclude, attributions, feature_mask)
+        if kept is None:
+            return grouped
+        return tuple(a[k] for a, k in zip(grouped, kept, strict=True))
 
-    reference = ranked(original)
+    reference = per_feature(original)
     layers: list[str] = []
-    steps: list[list[float]] = []
+    signed: list[list[float]] = []
+    magnitude: list[list[float]] = []
     iterator = iter(cascade)
     interrupted: str | None = None
     try:
         for layer, state in iterator:
             try:
-                randomised = ranked(state)
+                randomised = per_feature(state)
             except interruptions as exc:
                 interrupted = str(exc) or type(exc).__name__
                 break
@@ -102,19 +134,23 @@ def mprt(
                     f"after randomising {layer!r} the attributions changed shape; explain "
                     "must return one shape for every state"
                 )
-            steps.append([spearman(a, b) for a, b in zip(reference, randomised, strict=True)])
+            pairs = list(zip(reference, randomised, strict=True))
+            signed.append([spearman(a, b) for a, b in pairs])
+            magnitude.append([spearman(np.abs(a), np.abs(b)) for a, b in pairs])
             layers.append(layer)
     finally:
         close = getattr(iterator, "close", None)
         if callable(close):
             close()
-    if not steps and interrupted is not None:
+    if not signed and interrupted is not None:
         return _interrupted_before_any_step(interrupted)
-    if not steps:
+    if not signed:
         raise UsageError("the cascade randomised no layer: the model has no parameters to test")
+    steps = magnitude if absolute else signed
     extra: dict[str, str | int | float] = {"complete": int(interrupted is None)}
     if interrupted is not None:
         extra["interrupted"] = interrupted
+    excluded = 0 if kept is None else sum(int(k.size - k.sum()) for k in kept)
     return metric_result(
         "mprt",
         steps[-1],
@@ -123,12 +159,28 @@ def mprt(
             "cascade": "top_down",
             "correlation": "spearman",
             "absolute": int(absolute),
+            "signed_correlation": _mean_defined(signed[-1]),
+            "absolute_correlation": _mean_defined(magnitude[-1]),
+            "excluded_features": excluded,
             "n_layers": len(layers),
             "layers": ",".join(layers),
             **extra,
         },
         curve=[(k + 1, _mean_defined(values)) for k, values in enumerate(steps)],
     )
+
+
+def _kept_features(
+    exclude: Any, attributions: Any, feature_mask: Any
+) -> tuple[np.ndarray, ...] | None:
+    """Per sample, True for the features that take part in the correlations: those with at
+    least one element not excluded."""
+    if exclude is None:
+        return None
+    shape = to_numpy(attributions).shape
+    excluded = broadcast_like(np.asarray(to_numpy(exclude), dtype=np.float64), shape, "exclude")
+    share = features(excluded, None, feature_mask, "mean").attributions
+    return tuple(s < 1.0 for s in share)
 
 
 def _interrupted_before_any_step(why: str) -> MetricResult:
@@ -149,16 +201,48 @@ def _interrupted_before_any_step(why: str) -> MetricResult:
 
 
 def sanity_verdict(result: MetricResult, threshold: float = 0.5) -> str:
-    """ "pass" or "fail" for a cascade that ran every planned step, else "inconclusive": a
-    partial cascade says nothing about the layers it did not reach."""
+    """ "pass" when the signed and the absolute correlations are both below ``threshold``,
+    "fail" when both are not (undefined counts as not below), "inconclusive" when they
+    disagree or the cascade stopped before its planned steps (a partial cascade says nothing
+    about the layers it did not reach). A result without both (older callers) is judged on
+    ``value`` alone."""
     if not int(result.parameters.get("complete", 1)):
         return "inconclusive"
-    return "pass" if passes_sanity(result, threshold) else "fail"
+    below = [_below(c, threshold) for c in _both(result)]
+    if all(below):
+        return "pass"
+    return "fail" if not any(below) else "inconclusive"
+
+
+def sanity_reason(result: MetricResult, threshold: float = 0.5) -> str | None:
+    """Why a complete cascade is inconclusive (the two correlations disagree); else None."""
+    if not int(result.parameters.get("complete", 1)) or sanity_verdict(result, threshold) != (
+        "inconclusive"
+    ):
+        return None
+    signed, magnitude = _both(result)
+    return (
+        f"signed Spearman {signed:.3g} and absolute {magnitude:.3g} fall on opposite sides "
+        f"of the threshold {threshold:g}: the magnitudes and the signs tell different stories"
+    )
+
+
+def _both(result: MetricResult) -> tuple[float, float]:
+    params = result.parameters
+    if "signed_correlation" not in params or "absolute_correlation" not in params:
+        return result.value, result.value
+    return float(params["signed_correlation"]), float(params["absolute_correlation"])
+
+
+def _below(correlation: float, threshold: float) -> bool:
+    return math.isfinite(correlation) and correlation < threshold
 
 
 def passes_sanity(result: MetricResult, threshold: float = 0.5) -> bool:
     """True when the randomised model's attributions correlate with the original ones below
-    ``threshold``; an undefined correlation (constant attributions) does not pass."""
+    ``threshold`` in the representation ``value`` holds (signed or absolute, see
+    ``parameters["absolute"]``); an undefined correlation (constant attributions) does not
+    pass. The verdict, which reads both representations, is ``sanity_verdict``'s."""
     if result.name != "mprt":
         raise UsageError(f"passes_sanity reads an 'mprt' result, got {result.name!r}")
     return math.isfinite(result.value) and result.value < threshold
