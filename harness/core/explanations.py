@@ -70,6 +70,13 @@ class SanityCheck:
     status: Literal["pass", "fail", "inconclusive"] | None = None
     layers_planned: int | None = None  # the plan's depth (``layers`` holds those done)
     reason: str | None = None  # why inconclusive
+    # Both similarities after the whole cascade: the verdict needs both below the threshold
+    # to pass and both above to fail; they disagree -> inconclusive. None: older results.
+    signed_correlation: float | None = None
+    absolute_correlation: float | None = None
+    # Features left out because the method cannot attribute them whatever the weights
+    # (input == baseline for perturbation methods), over the batch. None: older results.
+    excluded_features: int | None = None
 
     @property
     def verdict(self) -> Literal["pass", "fail", "inconclusive"]:

@@ -6,8 +6,14 @@ cascading from the top layer, on the backend the method ran on.
     onnxruntime  the graph's float initializers, node by node, a new session each step
                  (explainers.metrics.onnx_cascade)
 
-Methods that multiply by (input - baseline) are compared signed (``absolute=False``): their
-magnitudes follow the input's, so |attr| correlates whatever the weights. The depth is the
+Both the signed and the absolute similarity are recorded and both decide (pass: both below
+the threshold; fail: both at or above; inconclusive: they disagree, see
+explainers.metrics.randomisation). ``final_correlation`` shows the one that is usually the
+more informative: signed for methods that multiply by (input - baseline), whose magnitudes
+follow the input's, absolute otherwise. Input elements a method cannot attribute whatever
+the weights are left out of the similarity: for perturbation methods, and for methods that
+multiply by (input - baseline) without sampling, the elements equal to the baseline (they
+get exactly zero, e.g. a black background under Occlusion). The depth is the
 budget's (the plan: never cut by a timing, so two audits run the same depth). A cascade the
 deadline stops keeps its finished steps and is ``inconclusive`` (k of n layers), never a
 fail: findings and the gate skip it.
@@ -25,13 +31,14 @@ from harness.core.errors import first_line
 from harness.core.explanations import MetricScore, SanityCheck
 from harness.explainers import metrics
 from harness.explainers.methods.base import AttributionRequest, Explainer
+from harness.explainers.metrics.randomisation import sanity_reason
 from harness.stages.explanations.backends import Backend
 from harness.stages.explanations.cascades import limited
 from harness.stages.explanations.scoring import finite, to_score
 from harness.stages.explanations.setup import Setup
 from harness.stages.explanations.timing import DeadlineReached, guarded
 
-__all__ = ["SANITY_THRESHOLD", "planned_depth", "sanity_check"]
+__all__ = ["SANITY_THRESHOLD", "planned_depth", "sanity_check", "unattributable"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,7 @@ def sanity_check(
             cascade,
             absolute=absolute,
             feature_mask=setup.scoring.feature_mask,
+            exclude=unattributable(explainer, request),
             interruptions=(DeadlineReached,),
         )
     except DeadlineReached as exc:  # before the first step: nothing randomised yet
@@ -84,8 +92,8 @@ def sanity_check(
     verdict = metrics.sanity_verdict(result, SANITY_THRESHOLD)
     done = [name for name in str(result.parameters["layers"]).split(",") if name]
     planned = depth if depth is not None else backend.layers_total
-    reason = None
-    if verdict == "inconclusive":
+    reason = sanity_reason(result, SANITY_THRESHOLD)
+    if verdict == "inconclusive" and reason is None:
         reason = (
             f"{len(done)} of {planned} planned layers randomised before "
             f"{result.parameters.get('interrupted', 'the deadline')}"
@@ -101,11 +109,16 @@ def sanity_check(
         status=verdict,  # type: ignore[arg-type]
         layers_planned=planned,
         reason=reason,
+        signed_correlation=_optional(result.parameters.get("signed_correlation")),
+        absolute_correlation=_optional(result.parameters.get("absolute_correlation")),
+        excluded_features=_optional_count(result.parameters.get("excluded_features")),
     )
     parameters = {**result.parameters, **extra, "layers_done": len(done)}
     if verdict == "inconclusive":
-        # A partial cascade is no score: the metric says what was done instead.
-        parameters["incomplete"] = reason or "interrupted"
+        # No score: a partial cascade (what was done instead), or signed and absolute
+        # disagreeing (no one number stands for the method).
+        partial = not int(result.parameters.get("complete", 1))
+        parameters["incomplete" if partial else "inconclusive"] = reason or "interrupted"
         return sanity, MetricScore("mprt", None, False, parameters)
     return sanity, to_score(result, parameters)
 
@@ -118,3 +131,29 @@ def planned_depth(budget_layers: int | None, layers_total: int | None) -> int | 
     if layers_total is None:
         return budget_layers
     return min(budget_layers, layers_total)
+
+
+def unattributable(explainer: Explainer, request: AttributionRequest) -> torch.Tensor | None:
+    """True where the method gives the same attribution whatever the weights (the input
+    equals the baseline), for the methods where that holds exactly: perturbation methods,
+    and deterministic methods that multiply by (input - baseline). None for the others."""
+    exact_zero = not explainer.needs_gradients or (
+        explainer.multiplies_by_inputs and not explainer.is_stochastic
+    )
+    # A layer method's attributions have the input's shape only on token ids (summed over
+    # the embedding), where a token equal to the baseline's has a zero embedding difference.
+    if not exact_zero or (explainer.is_layer_method and request.modality != "tokens"):
+        return None
+    inputs = request.inputs[0]
+    try:
+        return (inputs == request.baseline.to(inputs.dtype)).expand_as(inputs)
+    except RuntimeError:  # a baseline that does not broadcast: nothing to exclude safely
+        return None
+
+
+def _optional(value: object) -> float | None:
+    return finite(float(value)) if isinstance(value, int | float) else None
+
+
+def _optional_count(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
