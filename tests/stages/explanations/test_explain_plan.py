@@ -112,7 +112,7 @@ def test_flags_set_explainers_samples_and_target():
 @pytest.mark.parametrize(
     ("kwargs", "says"),
     [
-        ({"samples": 0}, "--samples must be a positive integer, got 0"),
+        ({"samples": 0}, "--samples must be an integer from 1 to 10000, got 0"),
         ({"target": -1}, "--target must be a non-negative output index, got -1"),
         ({"explainers": " , "}, "--explainers names no method"),
     ],
@@ -137,7 +137,7 @@ def test_the_config_file_takes_a_list_and_flags_replace_it(tmp_path: Path) -> No
     ("body", "says"),
     [
         ("explainers = 3", "--explainers must be names separated by commas"),
-        ("samples = true", "--samples must be a positive integer"),
+        ("samples = true", "--samples must be an integer from 1 to 10000"),
         ('target = "2"', "--target must be a non-negative output index"),
     ],
 )

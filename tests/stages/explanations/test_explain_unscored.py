@@ -96,7 +96,9 @@ def test_a_stage_whose_metrics_all_failed_on_nan_scores_is_failed(
     args = ["audit", MLP, "--out", str(out), "--shape", "features=1x8", "--budget", "quick"]
     args += ["--explainers", "saliency,occlusion", "--skip", "efficiency", "--skip", "attention"]
     assert main([*args, "--quiet"]) == 1
-    assert capsys.readouterr().err == ""
+    # quiet: nothing on stderr but the audit's answer, its one verdict line
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("verdict: incomplete"), lines
     section = json.loads((out / "result.json").read_text())["explanations"]
     assert section["status"] == "failed"
     assert section["reason"].startswith("every attribution method failed (saliency: no metric")
