@@ -16,7 +16,7 @@ Importing this package imports neither torch nor onnx2torch; ``to_torch`` does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -91,11 +91,21 @@ class Unconvertible:
 
 
 def to_torch(
-    model: LoadedModel, inputs: dict[str, np.ndarray], *, rtol: float = 1e-3, atol: float = 1e-5
+    model: LoadedModel,
+    inputs: dict[str, np.ndarray],
+    *,
+    rtol: float = 1e-3,
+    atol: float = 1e-5,
+    constants: Sequence[str] = (),
 ) -> TorchTwin | Unconvertible:
     """The model's PyTorch twin, checked against onnxruntime on ``inputs`` (the audit
     inputs, keyed by input name, fitted to the graph's fixed dims) and at a second size
-    where dims are dynamic (one neither can run is dropped with a note in the report)."""
+    where dims are dynamic (one neither can run is dropped with a note in the report).
+
+    ``constants`` names inputs whose value in ``inputs`` is the same in every call (fixed
+    by ``--value``): the twin holds them as initializers (so an ``If`` on them folds), does
+    not take them (``input_names`` leaves them out), and its report's ``fix_inputs`` step
+    names them."""
     from harness.twin.convert import convert_model
 
-    return convert_model(model, inputs, rtol=rtol, atol=atol)
+    return convert_model(model, inputs, rtol=rtol, atol=atol, constants=tuple(constants))

@@ -49,7 +49,12 @@ _GRADIENTS = "gradient methods need one"
 
 
 def convert_model(
-    model: LoadedModel, inputs: dict[str, np.ndarray], *, rtol: float, atol: float
+    model: LoadedModel,
+    inputs: dict[str, np.ndarray],
+    *,
+    rtol: float,
+    atol: float,
+    constants: tuple[str, ...] = (),
 ) -> TorchTwin | Unconvertible:
     report = functools.partial(ConversionReport, rtol=rtol, atol=atol)
     if model.format != "onnx" or model.onnx_proto is None:
@@ -57,7 +62,7 @@ def convert_model(
         return Unconvertible(report(status="skipped", reason=why))
     feeds = _feeds(model, inputs)
     try:
-        return _convert(model, feeds, report)
+        return _convert(model, feeds, report, constants)
     except Exception as exc:  # a bug here must not crash an audit: say so, and go on
         log.exception("building the twin of %s failed", model.name)
         why = f"the twin could not be built ({type(exc).__name__}: {first_line(exc)})"
@@ -65,7 +70,7 @@ def convert_model(
 
 
 def _convert(
-    model: LoadedModel, feeds: dict[str, np.ndarray], report: Any
+    model: LoadedModel, feeds: dict[str, np.ndarray], report: Any, constants: tuple[str, ...]
 ) -> TorchTwin | Unconvertible:
     from harness.twin.converters import register_all
 
@@ -73,7 +78,9 @@ def _convert(
     # onnxruntime first: preparation's own onnxruntime passes then see only the sizes it
     # can run (one it cannot would cost them every size).
     runs = reference_runs(lambda: reference_runner(model), input_sets(model.inputs, feeds))
-    proto, steps = prepare(model.onnx_proto, runs.sets)
+    # Parity still feeds the fixed inputs to onnxruntime (the same values); the twin, which
+    # holds them as initializers, takes the rest (forward_numpy ignores the extra names).
+    proto, steps = prepare(model.onnx_proto, runs.sets, {n: feeds[n] for n in constants})
     uses = resolve_ops(proto)
     custom = tuple(sorted({u.label for u in uses if u.key in harness_converters()}))
     report = functools.partial(report, steps=steps, custom_converters=custom)

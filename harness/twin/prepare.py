@@ -6,6 +6,9 @@ step whose result fails the ONNX checker (or that raises) is dropped: the graph 
 goes on, and the step is recorded as ``skipped: <why>``. No step changes what the model
 computes.
 
+    fix_inputs         inputs fixed for the whole audit (``--value``) become initializers
+                       holding that value, so folding sees them as constants (an If on
+                       ``sample_rate == 16000`` then has a constant condition)
     inline_functions   calls to model-local functions replaced by their bodies
     trim_optional      trailing empty ('') optional inputs and outputs removed from nodes
     lift_constants     Constant nodes holding tensors become initializers of the same name
@@ -56,6 +59,7 @@ from harness.core.twin import PreparationStep
 __all__ = [
     "add_value_info",
     "expose_outputs",
+    "fix_inputs",
     "fold_constants",
     "inline_functions",
     "lift_constants",
@@ -85,11 +89,16 @@ _TWO_GIB = 2**31 - 1
 
 
 def prepare(
-    proto: onnx.ModelProto, input_sets: Sequence[Arrays]
+    proto: onnx.ModelProto, input_sets: Sequence[Arrays], constants: Arrays | None = None
 ) -> tuple[onnx.ModelProto, tuple[PreparationStep, ...]]:
     """Every step in order, each guarded; ``input_sets`` feed the onnxruntime passes of
     ``value_info`` and ``rewrite_reshape_allowzero`` (the audit inputs, and a second size
-    where dims are dynamic)."""
+    where dims are dynamic). ``constants``: inputs whose value is the same in every call
+    the harness makes (``--value``), made initializers by ``fix_inputs`` (a step run and
+    recorded only when there are some)."""
+    fixed = dict(constants or {})
+    # Once an input is an initializer the graph no longer takes it: feed it nowhere.
+    input_sets = [{n: a for n, a in s.items() if n not in fixed} for s in input_sets]
     steps: list[tuple[str, Callable[[onnx.ModelProto], StepResult]]] = [
         ("inline_functions", inline_functions),
         ("trim_optional", trim_optional),
@@ -101,6 +110,8 @@ def prepare(
         ("rewrite_dynamic_clip", rewrite_dynamic_clip),
         ("expose_outputs", expose_outputs),
     ]
+    if fixed:  # recorded only when there is something to fix: the usual list stays as it was
+        steps.insert(0, ("fix_inputs", lambda p: fix_inputs(p, fixed)))
     records = []
     for name, step in steps:
         proto, record = _guarded(name, step, proto)
@@ -123,6 +134,31 @@ def _guarded(
 
 
 # ---------------------------------------------------------------------------- steps
+
+
+def fix_inputs(proto: onnx.ModelProto, constants: Arrays) -> StepResult:
+    """Graph inputs named in ``constants`` removed and added back as initializers holding
+    that value, in the input's declared element type: exact for an input the audit feeds
+    the same value every time, and what lets folding and the constant-If converter see
+    through a condition computed from it."""
+    declared = {i.name: i for i in proto.graph.input}
+    names = [n for n in constants if n in declared]
+    if not names:
+        return proto, PreparationStep("fix_inputs", "no inputs fixed by --value", 0)
+    proto = copy_model(proto)
+    graph = proto.graph
+    kept = [i for i in graph.input if i.name not in names]
+    del graph.input[:]
+    graph.input.extend(kept)
+    weights = [t for t in graph.initializer if t.name not in names]  # defaults overridden
+    del graph.initializer[:]
+    graph.initializer.extend(weights)
+    for name in names:
+        dtype = helper.tensor_dtype_to_np_dtype(declared[name].type.tensor_type.elem_type)
+        value = np.asarray(constants[name]).astype(dtype, copy=False)
+        add_initializer(proto, numpy_helper.from_array(value, name))
+    detail = f"fixed {', '.join(names)} to its --value as a constant"
+    return proto, PreparationStep("fix_inputs", detail, len(names))
 
 
 def inline_functions(proto: onnx.ModelProto) -> StepResult:

@@ -102,7 +102,29 @@ def test_a_state_with_its_batch_on_axis_1_is_carried_not_stacked(models, tmp_pat
     assert explanations["status"] == "ok"
     found = methods(result)
     assert found["occlusion"][0] == "ok"
-    # Gradient methods are skipped with the true reason: the If on the input's rate.
+    # sample_rate is fixed by --value: the twin holds it as a constant, the If on it folds,
+    # and the gradient methods run (they were skipped: "If with a data-dependent condition").
     for name in ("saliency", "integrated_gradients"):
-        status, reason = found[name]
-        assert status == "skipped" and "If" in reason and "rate_ok" in reason
+        assert found[name] == ("ok", None)
+    assert fixed_inputs_step(result) == "fixed sample_rate to its --value as a constant"
+
+
+def fixed_inputs_step(result: dict[str, Any]) -> str:
+    conversion = result["explanations"]["conversion"]
+    assert conversion["status"] == "converted"
+    (step,) = [s for s in conversion["steps"] if s["name"] == "fix_inputs"]
+    return step["detail"]
+
+
+def test_the_twin_takes_the_branch_the_fixed_value_picks(models, tmp_path):
+    # 8 kHz takes the else branch (features halved); parity against onnxruntime, fed the
+    # same 8000, passes only if the twin inlined that branch and not the other.
+    out = tmp_path / "out"
+    flags = ("--shape", "features=1x50x16", "--value", "sample_rate=8000")
+    fast = ("--budget", "quick", "--skip", "attention", "--skip", "efficiency")
+    assert audit(models["stateful_rnn"], out, *fast, *flags) == 0
+    result = result_of(out)
+    assert methods(result)["saliency"] == ("ok", None)
+    assert "sample_rate" in fixed_inputs_step(result)
+    parity = result["explanations"]["conversion"]["parity"]
+    assert parity and all(o["ok"] for check in parity for o in check["outputs"])

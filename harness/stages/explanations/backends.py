@@ -276,7 +276,9 @@ def build_backends(
     # The twin is checked on the samples as the stage feeds them: spread inputs at its rows.
     checked = dict(samples.arrays)
     spread_inputs(checked, subject.spread, samples.count)
-    twin = to_torch(model, checked)
+    # Inputs fixed by --value are constants for the whole audit: the twin folds them in.
+    constants = [t.name for t in context.inputs.tensors if t.source == "value"]
+    twin = to_torch(model, checked, constants=constants)
     if not isinstance(twin, TorchTwin):
         why = f"the ONNX model has no PyTorch twin ({twin.report.reason})"
         return Backends(reference, None, why, twin.report)
