@@ -159,8 +159,10 @@ def mprt(
             "cascade": "top_down",
             "correlation": "spearman",
             "absolute": int(absolute),
-            "signed_correlation": _mean_defined(signed[-1]),
-            "absolute_correlation": _mean_defined(magnitude[-1]),
+            **_defined(
+                signed_correlation=_mean_defined(signed[-1]),
+                absolute_correlation=_mean_defined(magnitude[-1]),
+            ),
             "excluded_features": excluded,
             "n_layers": len(layers),
             "layers": ",".join(layers),
@@ -229,9 +231,11 @@ def sanity_reason(result: MetricResult, threshold: float = 0.5) -> str | None:
 
 def _both(result: MetricResult) -> tuple[float, float]:
     params = result.parameters
-    if "signed_correlation" not in params or "absolute_correlation" not in params:
-        return result.value, result.value
-    return float(params["signed_correlation"]), float(params["absolute_correlation"])
+    if "signed_correlation" not in params and "absolute_correlation" not in params:
+        return result.value, result.value  # a result from before both were recorded
+    # a correlation left out was undefined (constant attributions): NaN counts as above
+    signed = float(params.get("signed_correlation", math.nan))
+    return signed, float(params.get("absolute_correlation", math.nan))
 
 
 def _below(correlation: float, threshold: float) -> bool:
@@ -335,6 +339,12 @@ def random_like(values: np.ndarray, generator: np.random.Generator) -> np.ndarra
     if scale == 0.0:
         scale = float(np.sqrt(np.mean(as_float**2)))
     return (generator.standard_normal(values.shape) * scale).astype(values.dtype)
+
+
+def _defined(**correlations: float) -> dict[str, float]:
+    """The correlations that are numbers: an undefined one (every attribution constant) is
+    left out of the parameters, which a result must hold as finite JSON numbers."""
+    return {name: value for name, value in correlations.items() if math.isfinite(value)}
 
 
 def _mean_defined(values: list[float]) -> float:

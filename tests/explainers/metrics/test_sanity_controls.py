@@ -134,3 +134,18 @@ def test_a_partial_cascade_stays_inconclusive_whatever_the_correlations() -> Non
     result = _result(0.9, 0.9, complete=0)
     assert sanity_verdict(result, THRESHOLD) == "inconclusive"
     assert sanity_reason(result, THRESHOLD) is None  # the stage says why (layers done)
+
+
+def test_constant_attributions_leave_no_nan_in_the_result_and_fail() -> None:
+    # every attribution constant: Spearman is undefined. The result must still be finite
+    # JSON (an audit wrote NaN into result.json and died with exit 3), and undefined
+    # counts as "still similar", so the check fails rather than passes.
+    def constant(state):
+        return np.ones(SHAPE)
+
+    model = linear_model(int(np.prod(SHAPE[1:])), 3, 0)
+    result = mprt(constant, model, torch_cascade(model, seed=0), absolute=False)
+    numbers = [v for v in result.parameters.values() if isinstance(v, float)]
+    assert all(np.isfinite(numbers))
+    assert "signed_correlation" not in result.parameters
+    assert sanity_verdict(result, THRESHOLD) == "fail"
