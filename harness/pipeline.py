@@ -44,11 +44,17 @@ def _silent(step: str, event: str, detail: str) -> None:
 
 
 @contextmanager
-def _step(progress: Progress, step: str, detail: str) -> Iterator[None]:
+def _step(
+    progress: Progress, step: str, detail: str, seconds: dict[str, float] | None = None
+) -> Iterator[None]:
+    """One step reported to PROGRESS; its wall time is kept in SECONDS (when given)."""
     progress(step, "start", detail)
     started = time.perf_counter()
     yield
-    progress(step, "done", f"ok {time.perf_counter() - started:.2f} s")
+    elapsed = round(time.perf_counter() - started, 3)
+    if seconds is not None:
+        seconds[step] = elapsed
+    progress(step, "done", f"ok {elapsed:.2f} s")
 
 
 def run_audit(
@@ -82,11 +88,12 @@ def _measure(config: AuditConfig, progress: Progress, command: str | None) -> Au
         from harness.explainers.methods.registry import check_method_names
 
         check_method_names(config.explainers)
-    with _step(progress, "load", f"loading {config.model}"):
+    seconds: dict[str, float] = {}
+    with _step(progress, "load", f"loading {config.model}", seconds):
         model = load_model(config)
         summary = summarize_model(model)
         device = resolve_device(config.device, model.format)
-    with _step(progress, "inputs", "resolving inputs and running one forward pass"):
+    with _step(progress, "inputs", "resolving inputs and running one forward pass", seconds):
         inputs, outputs = _resolve_and_run(model, config, device)
         _check_target(config, outputs)
     context = AuditContext(config, model, summary, inputs, device)
@@ -95,8 +102,8 @@ def _measure(config: AuditConfig, progress: Progress, command: str | None) -> Au
         progress(name, "start", "running")
         started = time.perf_counter()
         sections[name] = run_stage(name, context)
-        elapsed = time.perf_counter() - started
-        progress(name, "done", f"{_outcome(sections[name])} ({elapsed:.2f} s)")
+        seconds[name] = round(time.perf_counter() - started, 3)
+        progress(name, "done", f"{_outcome(sections[name])} ({seconds[name]:.2f} s)")
     return AuditResult(
         schema_version=SCHEMA_VERSION,
         harness_version=__version__,
@@ -114,6 +121,7 @@ def _measure(config: AuditConfig, progress: Progress, command: str | None) -> Au
         ),
         **sections,  # type: ignore[arg-type]  # each built by its SECTION_TYPES class
         command=command,
+        stage_seconds=seconds,
     )
 
 

@@ -177,6 +177,10 @@ class AuditResult:
     # The one verdict the findings reach (harness.core.verdict), stored by the pipeline;
     # None for results written before audits recorded one (the report says so).
     verdict: Verdict | None = None
+    # Wall-clock seconds each step took (load, inputs, then each stage), in running order:
+    # how long the budget really held (benchmarks/budgets.py reads it); results written
+    # before audits recorded it have none.
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def stage(self, name: str) -> Section:
         if name not in STAGE_NAMES:
