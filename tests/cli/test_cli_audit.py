@@ -180,6 +180,10 @@ def test_skip_records_reason(shelf, tmp_path):
     assert (efficiency["status"], efficiency["reason"]) == ("skipped", "skipped by --skip")
     assert efficiency["runs"] == []
     assert result["config"]["skip"] == ["attention", "efficiency"]
+    # Every step's wall time, in running order; a skipped stage takes (next to) none.
+    seconds = result["stage_seconds"]
+    assert list(seconds) == ["load", "inputs", "efficiency", "explanations", "attention"]
+    assert seconds["explanations"] > seconds["attention"] >= 0
 
 
 def test_failed_stage_exits_1_and_is_recorded(shelf, tmp_path, monkeypatch):

@@ -13,8 +13,11 @@ more informative: signed for methods that multiply by (input - baseline), whose 
 follow the input's, absolute otherwise. Input elements a method cannot attribute whatever
 the weights are left out of the similarity: for perturbation methods, and for methods that
 multiply by (input - baseline) without sampling, the elements equal to the baseline (they
-get exactly zero, e.g. a black background under Occlusion). The depth is the
-budget's (the plan: never cut by a timing, so two audits run the same depth). A cascade the
+get exactly zero, e.g. a black background under Occlusion). The depth is the plan's
+(scorecard_plan.py: the budget's, shallower where re-running the method costs more than
+the budget leaves; counted, never timed, so two audits run the same depth). A check the
+plan made shallower passes as usual, but what would fail is ``inconclusive``: randomising
+more layers only makes attributions less alike, so a deeper check could still pass. A cascade the
 deadline stops keeps its finished steps and is ``inconclusive`` (k of n layers), never a
 fail: findings and the gate skip it.
 """
@@ -56,10 +59,12 @@ def sanity_check(
     explainer: Explainer,
     request: AttributionRequest,
     backend: Backend,
+    layers: int | None,
 ) -> tuple[SanityCheck | None, MetricScore]:
-    """The cascade's result, and the same as a metric for the scorecard."""
+    """The cascade's result over ``layers`` layers (None: every layer; the plan's depth,
+    scorecard_plan.py), and the same as a metric for the scorecard."""
     absolute = not explainer.multiplies_by_inputs
-    depth = planned_depth(setup.budget.mprt_layers, backend.layers_total)
+    depth = planned_depth(layers, backend.layers_total)
     extra: dict[str, str | int | float] = {
         "depth_limit": depth if depth is not None else "every layer",
         "layers_total": backend.layers_total,
@@ -93,6 +98,18 @@ def sanity_check(
     done = [name for name in str(result.parameters["layers"]).split(",") if name]
     planned = depth if depth is not None else backend.layers_total
     reason = sanity_reason(result, SANITY_THRESHOLD)
+    intended = planned_depth(setup.budget.mprt_layers, backend.layers_total)
+    if verdict == "fail" and _shallower(planned, intended):
+        # Randomising more layers only makes attributions less alike: a pass at a cut
+        # depth stands, a fail does not.
+        verdict = "inconclusive"
+        similarity = finite(result.value)
+        shown = f"{similarity:.3g}" if similarity is not None else "undefined"
+        reason = (
+            f"still similar (Spearman {shown}) after {len(done)} of the "
+            f"{intended} layers the budget randomises: the plan cut the depth to fit the "
+            "budget and a deeper check may pass (pass a larger --budget)"
+        )
     if verdict == "inconclusive" and reason is None:
         reason = (
             f"{len(done)} of {planned} planned layers randomised before "
@@ -131,6 +148,13 @@ def planned_depth(budget_layers: int | None, layers_total: int | None) -> int | 
     if layers_total is None:
         return budget_layers
     return min(budget_layers, layers_total)
+
+
+def _shallower(planned: int | None, intended: int | None) -> bool:
+    """Whether the plan's depth stops short of the budget's (None: every layer)."""
+    if planned is None:
+        return False
+    return intended is None or planned < intended
 
 
 def unattributable(explainer: Explainer, request: AttributionRequest) -> torch.Tensor | None:

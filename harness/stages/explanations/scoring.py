@@ -88,14 +88,16 @@ def score(
     multiplies_by_inputs: bool,
     has_delta: bool,
     group_reduce: GroupReduce,
+    sensitivity_samples: int | None = None,
 ) -> Scorecard:
     """Every metric of ``attributions``; ``explain(x, target=t)`` re-attributes
-    ``perturbations`` perturbed copies of each input for max-sensitivity (a string: why it
-    cannot)."""
+    ``perturbations`` perturbed copies of each of the first ``sensitivity_samples`` inputs
+    (None: the budget's) for max-sensitivity (a string: why it cannot)."""
     attr = attributions.detach().cpu()
+    count = s.sensitivity_count if sensitivity_samples is None else sensitivity_samples
     results: list[MetricScore] = [
         _infidelity(s, attr, multiplies_by_inputs),
-        _sensitivity(s, explain, perturbations),
+        _sensitivity(s, explain, perturbations, count),
         _run(s, "faithfulness_correlation", True, lambda: _faithfulness(s, attr, group_reduce)),
     ]
     curves = []
@@ -155,14 +157,13 @@ def _infidelity(s: Scoring, attr: torch.Tensor, multiplies_by_inputs: bool) -> M
     )
 
 
-def _sensitivity(s: Scoring, explain: Explain | str, perturbations: int) -> MetricScore:
+def _sensitivity(s: Scoring, explain: Explain | str, perturbations: int, count: int) -> MetricScore:
     if not s.is_float:
         return skipped(
             "max_sensitivity", False, "token ids cannot move by a small radius; not applicable"
         )
     if isinstance(explain, str):
         return skipped("max_sensitivity", False, explain)
-    count = s.sensitivity_count
     radius = 0.02 * _spread(s.x, "range")
     target = s.target[:count] if isinstance(s.target, torch.Tensor) else s.target
     return _run(

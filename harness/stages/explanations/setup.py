@@ -88,6 +88,9 @@ class Setup:
     baseline: Baseline
     batch: BatchPlan
     scoring: Scoring
+    # FLOPs of one forward row as torch counts them (0: not counted): the plan's unit of
+    # work (timing.row_seconds, scorecard_plan.py).
+    row_flops: int = 0
 
     @property
     def inputs(self) -> tuple[torch.Tensor, ...]:
@@ -126,9 +129,9 @@ def prepare(
     chosen = context.config.explainers
     gradients = not chosen or any(get_method(name).needs_gradients for name in chosen)
     backends = build_backends(context, subject, samples, gradients=gradients)
+    row_flops = _row_flops(backends, subject, samples)
     if context.config.samples is None:
-        rows = _batch(context, budget, subject, samples).internal_batch_size
-        samples = _samples_that_fit(backends, subject, samples, budget, rows)
+        samples = _samples_that_fit(samples, budget, row_flops)
     x = _tensor(samples, subject.attributed)
     others = tuple(_tensor(samples, n) for n in subject.others)
     target, wrap, choice, reference = _target(context, subject, backends.reference, x, others)
@@ -166,6 +169,7 @@ def prepare(
         baseline,
         batch,
         scoring,
+        row_flops,
     )
 
 
@@ -184,16 +188,17 @@ def _tensor(samples: Samples, name: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(samples.arrays[name]))
 
 
-def _samples_that_fit(
-    backends: Backends, subject: Subject, samples: Samples, budget: ExplanationsBudget, rows: int
-) -> Samples:
+def _row_flops(backends: Backends, subject: Subject, samples: Samples) -> int:
+    """FLOPs of one forward of one sample, as torch counts them (0: not counted)."""
+    backend = backends.gradients or backends.reference
+    first = tuple(_tensor(samples, n)[:1] for n in (subject.attributed, *subject.others))
+    return forward_flops(backend.forward, first)
+
+
+def _samples_that_fit(samples: Samples, budget: ExplanationsBudget, flops: int) -> Samples:
     """Fewer samples when one forward is large (see timing.py): planned from the FLOPs
     torch counts for one sample, never from a timing, so the same model, seed and budget
     always explain the same samples."""
-    del rows  # the batch does not change the work, only how it is split
-    backend = backends.gradients or backends.reference
-    first = tuple(_tensor(samples, n)[:1] for n in (subject.attributed, *subject.others))
-    flops = forward_flops(backend.forward, first)
     if flops <= 0:
         return samples
     # An integrated-gradients sample: n_steps forward+backward passes (about 3 forwards).

@@ -45,6 +45,12 @@ from harness.stages.explanations.plan import (
     plan_methods,
 )
 from harness.stages.explanations.sanity import sanity_check
+from harness.stages.explanations.scorecard_plan import (
+    MethodWork,
+    ScorecardPlan,
+    plan_scorecards,
+    shared_rows,
+)
 from harness.stages.explanations.scoring import (
     failed_everywhere,
     finite,
@@ -53,7 +59,13 @@ from harness.stages.explanations.scoring import (
     unscored_reason,
 )
 from harness.stages.explanations.setup import Setup, prepare
-from harness.stages.explanations.timing import Clock, DeadlineReached, guarded
+from harness.stages.explanations.timing import (
+    Clock,
+    DeadlineReached,
+    WorkMeter,
+    guarded,
+    row_seconds,
+)
 
 __all__ = ["attribution_request", "explanations_stage"]
 
@@ -79,6 +91,12 @@ class _Attributed:
     output: AttributionOutput
     halvings: int
     attributions: torch.Tensor
+    rows: int  # forward rows the attribution took (the plan's count of its work)
+
+    def work(self, samples: int) -> MethodWork:
+        return MethodWork(
+            self.rows / max(1, samples), self.planned.cls.needs_gradients, self.backend.layers_total
+        )
 
 
 def explanations_stage(context: AuditContext) -> ExplanationsSection:
@@ -123,7 +141,9 @@ def _explain(setup: Setup, timing: dict[str, float]) -> ExplanationsSection:
             runnable -= 1
     results: list[MethodResult] = []
     kept: dict[str, torch.Tensor] = {}
-    waiting = sum(1 for a in first if isinstance(a, _Attributed))
+    attributed = [a for a in first if isinstance(a, _Attributed)]
+    plans = _scorecard_plans(setup, attributed)
+    waiting = len(attributed)
     for outcome in first:
         if isinstance(outcome, MethodResult):
             results.append(outcome)
@@ -135,7 +155,7 @@ def _explain(setup: Setup, timing: dict[str, float]) -> ExplanationsSection:
         )
         waiting -= 1
         try:
-            result, attributions = _scored(setup, outcome)
+            result, attributions = _scored(setup, outcome, plans[outcome.planned.name])
         finally:
             setup.clock.end_part()
         results.append(result)
@@ -172,15 +192,45 @@ def _explain(setup: Setup, timing: dict[str, float]) -> ExplanationsSection:
             setup.budget.shown,
         ),
         notes=tuple(notes),
-        plan=_plan_record(setup, per_method),
+        plan=_plan_record(setup, per_method, plans),
         timing=timing,
     )
 
 
-def _plan_record(setup: Setup, per_method: float) -> dict[str, str | int | float]:
+def _scorecard_plans(setup: Setup, attributed: list[_Attributed]) -> dict[str, ScorecardPlan]:
+    """Each attributed method's scorecard depth (scorecard_plan.py): what the attributions
+    and the random baseline's scorecard leave of the budget, in nominal seconds of counted
+    rows, never a timing."""
+    samples = setup.samples.count
+    seconds = row_seconds(setup.row_flops)
+    floats = setup.scoring.is_float
+    spent = sum(a.work(samples).forwards_per_sample * samples for a in attributed) * seconds
+    random_baseline = shared_rows(setup.budget, samples, floats) * seconds
+    return plan_scorecards(
+        {a.planned.name: a.work(samples) for a in attributed},
+        setup.budget,
+        samples=samples,
+        floats=floats,
+        row_seconds=seconds,
+        pool_seconds=setup.budget.seconds - spent - random_baseline,
+    )
+
+
+def _plan_record(
+    setup: Setup, per_method: float, plans: dict[str, ScorecardPlan]
+) -> dict[str, str | int | float]:
     """The work the stage planned: what the budget, the model and its inputs fix (never a
-    timing), and the deadlines that only stop an overrun."""
+    timing), each scorecard's depth, and the deadlines that only stop an overrun."""
     b = setup.budget
+    scorecards: dict[str, str | int | float] = {}
+    for name, plan in plans.items():
+        layers = plan.mprt_layers
+        scorecards[f"{name}.mprt_layers"] = layers if layers is not None else "every layer"
+        scorecards[f"{name}.sensitivity_perturbations"] = plan.sensitivity_perturbations
+        scorecards[f"{name}.sensitivity_samples"] = plan.sensitivity_samples
+        scorecards[f"{name}.scorecard_nominal_seconds"] = plan.seconds
+        if plan.cut:
+            scorecards[f"{name}.cut"] = plan.cut
     return {
         "budget": setup.context.config.budget,
         "samples": setup.samples.count,
@@ -194,6 +244,8 @@ def _plan_record(setup: Setup, per_method: float) -> dict[str, str | int | float
         "order": "every method's attributions, then each method's scorecard and sanity check",
         "deadline_seconds": b.seconds,
         "attribution_deadline_seconds": round(per_method, 3),
+        "row_flops": setup.row_flops,
+        **scorecards,
     }
 
 
@@ -211,7 +263,8 @@ def _attribute_method(
     backend = setup.backends.gradients if cls.needs_gradients else setup.backends.reference
     assert backend is not None  # plan_methods skipped the gradient methods without one
     explainer = cls(**_budget_parameters(cls, setup))
-    request = attribution_request(setup, cls, backend)
+    meter = WorkMeter()
+    request = attribution_request(setup, cls, backend, meter)
     setup.clock.begin_part(seconds, f"{planned.name}'s attribution")
     try:
         output, halvings = _attribute(explainer, request)
@@ -229,21 +282,26 @@ def _attribute_method(
     if not torch.isfinite(attributions).all():
         why = "the attributions hold NaN or infinite values"
         return MethodResult(planned.name, "failed", reason=why, backend=backend.name)
-    return _Attributed(planned, explainer, request, backend, output, halvings, attributions)
+    return _Attributed(
+        planned, explainer, request, backend, output, halvings, attributions, meter.rows
+    )
 
 
-def _scored(setup: Setup, done: _Attributed) -> tuple[MethodResult, torch.Tensor | None]:
-    """The scorecard and the sanity check of one method's attributions."""
+def _scored(
+    setup: Setup, done: _Attributed, plan: ScorecardPlan
+) -> tuple[MethodResult, torch.Tensor | None]:
+    """The scorecard and the sanity check of one method's attributions, as deep as PLAN."""
     name, cls, backend = done.planned.name, done.planned.cls, done.backend
-    explain, perturbations = _sensitivity_plan(setup, done.explainer, done.request)
+    explain = _sensitivity_explain(setup, done.explainer, done.request, plan)
     card = score(
         setup.scoring,
         done.attributions,
         explain=explain,
-        perturbations=perturbations,
+        perturbations=plan.sensitivity_perturbations,
         multiplies_by_inputs=cls.multiplies_by_inputs,
         has_delta=cls.has_convergence_delta,
         group_reduce="sum" if cls.needs_gradients else "mean",
+        sensitivity_samples=plan.sensitivity_samples,
     )
     unscored = unscored_reason(card)
     if unscored is not None:  # nothing says whether to trust them: not an "ok" method
@@ -252,7 +310,10 @@ def _scored(setup: Setup, done: _Attributed) -> tuple[MethodResult, torch.Tensor
             name, "failed", reason=unscored, backend=backend.name, metrics=card.metrics
         )
         return failed, None
-    sanity, mprt = sanity_check(setup, done.explainer, done.request, backend)
+    if plan.mprt_layers == 0:
+        sanity, mprt = None, skipped("mprt", False, f"not planned: {plan.cut}")
+    else:
+        sanity, mprt = sanity_check(setup, done.explainer, done.request, backend, plan.mprt_layers)
     result = MethodResult(
         name=name,
         status="ok",
@@ -279,9 +340,11 @@ def _budget_parameters(cls: type[Explainer], setup: Setup) -> dict[str, int]:
     return {"n_steps": setup.budget.n_steps} if "n_steps" in cls.DEFAULTS else {}
 
 
-def attribution_request(setup: Setup, cls: type[Explainer], backend: Backend) -> AttributionRequest:
+def attribution_request(
+    setup: Setup, cls: type[Explainer], backend: Backend, meter: WorkMeter | None = None
+) -> AttributionRequest:
     """What the stage hands CLS for the audit's samples on BACKEND (the benchmarks time the
-    same request)."""
+    same request); METER counts the rows its forward is called on."""
     inputs = setup.inputs
     if cls.needs_gradients:
         # Hooks on a branch fed only by another float input (DeepLift, GuidedBackprop) need
@@ -289,7 +352,7 @@ def attribution_request(setup: Setup, cls: type[Explainer], backend: Backend) ->
         inputs = (inputs[0], *(_differentiable(t) for t in inputs[1:]))
     blocks = not cls.needs_gradients and setup.subject.modality == "image"
     return AttributionRequest(
-        forward=guarded(setup.wrap(backend.forward), setup.clock),
+        forward=guarded(setup.wrap(backend.forward), setup.clock, meter),
         inputs=inputs,
         target=setup.target.target,
         baseline=setup.baseline.tensor,
@@ -324,16 +387,16 @@ def _attribute(explainer: Explainer, request: AttributionRequest) -> tuple[Attri
     return retry.value, retry.halvings
 
 
-def _sensitivity_plan(
-    setup: Setup, explainer: Explainer, request: AttributionRequest
-) -> tuple[Explain | str, int]:
-    """``explain(x, target=t)`` for max-sensitivity and its perturbation count (the
-    budget's: the plan, never a timing), or why none: the metric hands over the first k
-    samples, each repeated once per perturbation."""
+def _sensitivity_explain(
+    setup: Setup, explainer: Explainer, request: AttributionRequest, plan: ScorecardPlan
+) -> Explain | str:
+    """``explain(x, target=t)`` for max-sensitivity on the plan's first k samples, or why
+    none: the metric hands over those samples, each repeated once per perturbation."""
     if not setup.scoring.x.is_floating_point():
-        return "token ids cannot move by a small radius; not applicable", 0
-    k = setup.scoring.sensitivity_count
-    perturbations = setup.budget.sensitivity_perturbations
+        return "token ids cannot move by a small radius; not applicable"
+    if plan.sensitivity_perturbations == 0:
+        return f"not planned: {plan.cut}"
+    k = plan.sensitivity_samples
 
     def explain(x: torch.Tensor, target: Any = None) -> torch.Tensor:
         reps = max(1, x.shape[0] // k)
@@ -346,7 +409,7 @@ def _sensitivity_plan(
         )
         return explainer.attribute(moved).attributions
 
-    return explain, perturbations
+    return explain
 
 
 # --- beside the methods -------------------------------------------------------------------

@@ -33,22 +33,47 @@ __all__ = [
     "SAMPLE_SHARE",
     "Clock",
     "DeadlineReached",
+    "WorkMeter",
     "fitting_samples",
     "forward_flops",
     "guarded",
     "probe_seconds",
+    "row_seconds",
     "steps_that_fit",
 ]
 
 SAMPLE_SHARE = 0.02
 MIN_SAMPLES = 2
 # The nominal rate that turns a budget's seconds into work (FLOPs): a fixed constant, so
-# the plan never depends on this machine's load (about what 2 CPU cores sustain in torch).
-FLOPS_PER_SECOND = 1e10
+# the plan never depends on this machine's load. Calibrated on 2 CPU cores, where torch
+# sustained 3.3e10 (saliency, 2 rows a pass) to 1.1e11 (occlusion, batched rows) FLOP/s on
+# resnet18 at 224x224 while another job shared the cores.
+FLOPS_PER_SECOND = 6e10
+# The least nominal time one forward row costs, however few its FLOPs: a small model's
+# rows are bound by call overhead, not arithmetic.
+ROW_SECONDS_FLOOR = 2e-5
 
 
 class DeadlineReached(Exception):
     """A guarded forward was called past the deadline: stop, keep what finished."""
+
+
+@dataclass
+class WorkMeter:
+    """Rows the guarded forwards were called on: the counted work the plan reads."""
+
+    rows: int = 0
+
+    def count(self, args: tuple[object, ...]) -> None:
+        first = args[0] if args else None
+        shape = getattr(first, "shape", None)
+        self.rows += int(shape[0]) if shape else 1
+
+
+def row_seconds(flops: int) -> float:
+    """Nominal seconds of one forward row of ``flops`` FLOPs (``flops`` 0: unknown, the
+    floor)."""
+    return max(flops / FLOPS_PER_SECOND, ROW_SECONDS_FLOOR)
 
 
 @dataclass
@@ -108,28 +133,36 @@ class Clock:
         )
 
 
-def guarded(forward: Callable[..., torch.Tensor], clock: Clock) -> Callable[..., torch.Tensor]:
+def guarded(
+    forward: Callable[..., torch.Tensor], clock: Clock, meter: WorkMeter | None = None
+) -> Callable[..., torch.Tensor]:
     """FORWARD, checking CLOCK before every call: the deadline reaches inside any loop that
-    calls the model (Captum's, a metric's, the randomisation cascade's). A module stays a
-    module (DeepLift and GuidedBackprop hook its submodules)."""
+    calls the model (Captum's, a metric's, the randomisation cascade's); METER, when given,
+    counts the rows of each call. A module stays a module (DeepLift and GuidedBackprop hook
+    its submodules)."""
     if isinstance(forward, torch.nn.Module):
-        return _GuardedModule(forward, clock)
+        return _GuardedModule(forward, clock, meter)
 
     def checked(*args: object, **kwargs: object) -> torch.Tensor:
         clock.check()
+        if meter is not None:
+            meter.count(args)
         return forward(*args, **kwargs)
 
     return checked
 
 
 class _GuardedModule(torch.nn.Module):
-    def __init__(self, inner: torch.nn.Module, clock: Clock) -> None:
+    def __init__(self, inner: torch.nn.Module, clock: Clock, meter: WorkMeter | None) -> None:
         super().__init__()
         self.inner = inner
         self.clock = clock
+        self.meter = meter
 
     def forward(self, *args: object, **kwargs: object) -> torch.Tensor:
         self.clock.check()
+        if self.meter is not None:
+            self.meter.count(args)
         return self.inner(*args, **kwargs)
 
 

@@ -6,22 +6,11 @@ machine's load. Only wall-clock fields may differ, and they are named here: the 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from harness.core.config import AuditConfig
 from harness.core.serialize import to_jsonable
 from harness.pipeline import run_audit
-
-# Every wall-clock field of the explanations section, excluded by name.
-TIMING_FIELDS = ("timing", "seconds")
-
-
-def _without_timing(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_timing(v) for k, v in value.items() if k not in TIMING_FIELDS}
-    if isinstance(value, list):
-        return [_without_timing(v) for v in value]
-    return value
+from harness.testing.determinism import comparable_explanations
 
 
 def _explanations(tmp_path, name: str) -> str:
@@ -37,7 +26,7 @@ def _explanations(tmp_path, name: str) -> str:
     assert section is not None and section.status == "ok"
     data = to_jsonable(section)
     assert "timing" in data and "setup" in data["timing"]
-    return json.dumps(_without_timing(data), sort_keys=True)
+    return comparable_explanations(data)
 
 
 def test_two_quick_audits_with_one_seed_give_identical_explanations(tmp_path):
