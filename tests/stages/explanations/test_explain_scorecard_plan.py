@@ -26,9 +26,9 @@ from harness.stages.explanations.scorecard_plan import (
 QUICK = BUDGETS["quick"]
 
 
-def plan(methods, *, pool, samples=2, floats=True, row=0.01):
+def plan(methods, *, pool, samples=2, floats=True, row=0.01, budget=QUICK):
     return plan_scorecards(
-        methods, QUICK, samples=samples, floats=floats, row_seconds=row, pool_seconds=pool
+        methods, budget, samples=samples, floats=floats, row_seconds=row, pool_seconds=pool
     )
 
 
@@ -84,23 +84,10 @@ def test_token_inputs_plan_no_sensitivity_and_no_infidelity():
 
 def test_every_layer_is_planned_from_the_layers_the_backend_has():
     thorough = BUDGETS["thorough"]  # mprt_layers None: every layer
-    plans = plan_scorecards(
-        {"m": MethodWork(1, True, 12)},
-        thorough,
-        samples=2,
-        floats=True,
-        row_seconds=0.01,
-        pool_seconds=1e9,
-    )
-    assert plans["m"].mprt_layers is None  # every layer, all 12 of them fit
-    small = plan_scorecards(
-        {"m": MethodWork(1, True, 12)},
-        thorough,
-        samples=2,
-        floats=True,
-        row_seconds=0.01,
-        pool_seconds=shared_rows(thorough, 2, True) * 0.01 + 6 * 2 * 4 * 0.01 + 1e-9,
-    )["m"]
+    work = {"m": MethodWork(1, True, 12)}
+    assert plan(work, pool=1e9, budget=thorough)["m"].mprt_layers is None  # all 12 fit
+    six_layers = shared_rows(thorough, 2, True) * 0.01 + 6 * 2 * 4 * 0.01 + 1e-9
+    small = plan(work, pool=six_layers, budget=thorough)["m"]
     assert small.mprt_layers == 6 and "randomisation check 6 of 12 layers" in small.cut
 
 
