@@ -17,9 +17,9 @@ get exactly zero, e.g. a black background under Occlusion). The depth is the pla
 (scorecard_plan.py: the budget's, shallower where re-running the method costs more than
 the budget leaves; counted, never timed, so two audits run the same depth). A check the
 plan made shallower passes as usual, but what would fail is ``inconclusive``: randomising
-more layers only makes attributions less alike, so a deeper check could still pass. A cascade the
-deadline stops keeps its finished steps and is ``inconclusive`` (k of n layers), never a
-fail: findings and the gate skip it.
+more layers only makes attributions less alike, so a deeper check could still pass. A
+cascade the deadline stops keeps its finished steps and is ``inconclusive`` (k of n
+layers), never a fail: findings and the gate skip it.
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ from harness.explainers.methods.base import AttributionRequest, Explainer
 from harness.explainers.metrics.randomisation import sanity_reason
 from harness.stages.explanations.backends import Backend
 from harness.stages.explanations.cascades import limited
+from harness.stages.explanations.scorecard_plan import planned_depth
 from harness.stages.explanations.scoring import finite, to_score
 from harness.stages.explanations.setup import Setup
 from harness.stages.explanations.timing import DeadlineReached, guarded
 
-__all__ = ["SANITY_THRESHOLD", "planned_depth", "sanity_check", "unattributable"]
+__all__ = ["SANITY_THRESHOLD", "sanity_check", "unattributable"]
 
 log = logging.getLogger(__name__)
 
@@ -138,16 +139,6 @@ def sanity_check(
         parameters["incomplete" if partial else "inconclusive"] = reason or "interrupted"
         return sanity, MetricScore("mprt", None, False, parameters)
     return sanity, to_score(result, parameters)
-
-
-def planned_depth(budget_layers: int | None, layers_total: int | None) -> int | None:
-    """The cascade's planned depth: the budget's, never more than the model has (None:
-    every layer)."""
-    if budget_layers is None:
-        return None
-    if layers_total is None:
-        return budget_layers
-    return min(budget_layers, layers_total)
 
 
 def _shallower(planned: int | None, intended: int | None) -> bool:

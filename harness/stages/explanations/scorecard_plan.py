@@ -14,19 +14,19 @@ attributions left of the budget: each gets what it needs up to an even share, an
 cheap ones leave goes to the others. One that does not fit is cut down a fixed ladder,
 least useful first: fewer sensitivity draws, then fewer sensitivity samples, then no
 max-sensitivity, then a shallower MPRT, then no MPRT. What a cut leaves out is reported as
-not planned, with the plan's reason; what the plan keeps is a full result at its depth
-(never "inconclusive" for being shallower than the budget's: the depth is recorded, and the
-gate compares only equal depths).
+not planned, with the plan's reason. A randomisation check the plan made shallower passes
+as usual, but one that would fail is inconclusive (sanity.py: a deeper check could still
+pass); its depth is recorded and the gate compares only equal depths.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.stages.explanations.budget import ExplanationsBudget
 
-__all__ = ["MethodWork", "ScorecardPlan", "plan_scorecards", "shared_rows"]
+__all__ = ["MethodWork", "ScorecardPlan", "plan_scorecards", "planned_depth", "shared_rows"]
 
 
 @dataclass(frozen=True)
@@ -81,16 +81,23 @@ def plan_scorecards(
     }
 
 
+def planned_depth(budget_layers: int | None, layers_total: int | None) -> int | None:
+    """A randomisation check's depth: ``budget_layers``, never more than the model has
+    (None: every layer)."""
+    if budget_layers is None:
+        return None
+    if layers_total is None:
+        return budget_layers
+    return min(budget_layers, layers_total)
+
+
 def _full(
     work: MethodWork, budget: ExplanationsBudget, samples: int, floats: bool
 ) -> ScorecardPlan:
-    depth = budget.mprt_layers
-    if depth is not None and work.layers_total is not None:
-        depth = min(depth, work.layers_total)
     return ScorecardPlan(
         sensitivity_perturbations=budget.sensitivity_perturbations if floats else 0,
         sensitivity_samples=min(budget.sensitivity_samples, samples) if floats else 0,
-        mprt_layers=depth,
+        mprt_layers=planned_depth(budget.mprt_layers, work.layers_total),
         seconds=0.0,
     )
 
@@ -137,14 +144,7 @@ def _fitted(
     for plan in rungs:
         cost = _seconds(plan, work, budget, samples, floats, row_seconds)
         if cost <= allowance or plan is rungs[-1]:
-            cut = _cut(full, plan, work, allowance)
-            return ScorecardPlan(
-                plan.sensitivity_perturbations,
-                plan.sensitivity_samples,
-                plan.mprt_layers,
-                round(cost, 3),
-                cut,
-            )
+            return replace(plan, seconds=round(cost, 3), cut=_cut(full, plan, work, allowance))
     raise AssertionError("the ladder always has a last rung")
 
 
@@ -152,36 +152,21 @@ def _ladder(full: ScorecardPlan, work: MethodWork) -> Iterator[ScorecardPlan]:
     plan = full
     yield plan
     while plan.sensitivity_perturbations > 1:
-        plan = _with(plan, perturbations=plan.sensitivity_perturbations // 2)
+        plan = replace(plan, sensitivity_perturbations=plan.sensitivity_perturbations // 2)
         yield plan
     while plan.sensitivity_samples > 1:
-        plan = _with(plan, samples=plan.sensitivity_samples // 2)
+        plan = replace(plan, sensitivity_samples=plan.sensitivity_samples // 2)
         yield plan
     if plan.sensitivity_perturbations:
-        plan = _with(plan, perturbations=0, samples=0)
+        plan = replace(plan, sensitivity_perturbations=0, sensitivity_samples=0)
         yield plan
     depth = plan.mprt_layers if plan.mprt_layers is not None else work.layers_total
     while depth is not None and depth > 1:
         depth //= 2
-        plan = _with(plan, layers=depth)
+        plan = replace(plan, mprt_layers=depth)
         yield plan
     if plan.mprt_layers != 0:
-        yield _with(plan, layers=0)
-
-
-def _with(
-    plan: ScorecardPlan,
-    *,
-    perturbations: int | None = None,
-    samples: int | None = None,
-    layers: int | None = -1,
-) -> ScorecardPlan:
-    return ScorecardPlan(
-        plan.sensitivity_perturbations if perturbations is None else perturbations,
-        plan.sensitivity_samples if samples is None else samples,
-        plan.mprt_layers if layers == -1 else layers,
-        plan.seconds,
-    )
+        yield replace(plan, mprt_layers=0)
 
 
 def _cut(full: ScorecardPlan, plan: ScorecardPlan, work: MethodWork, allowance: float) -> str:

@@ -204,10 +204,11 @@ def _scorecard_plans(setup: Setup, attributed: list[_Attributed]) -> dict[str, S
     samples = setup.samples.count
     seconds = row_seconds(setup.row_flops)
     floats = setup.scoring.is_float
-    spent = sum(a.work(samples).forwards_per_sample * samples for a in attributed) * seconds
+    works = {a.planned.name: a.work(samples) for a in attributed}
+    spent = sum(w.forwards_per_sample for w in works.values()) * samples * seconds
     random_baseline = shared_rows(setup.budget, samples, floats) * seconds
     return plan_scorecards(
-        {a.planned.name: a.work(samples) for a in attributed},
+        works,
         setup.budget,
         samples=samples,
         floats=floats,

@@ -144,9 +144,7 @@ def guarded(
         return _GuardedModule(forward, clock, meter)
 
     def checked(*args: object, **kwargs: object) -> torch.Tensor:
-        clock.check()
-        if meter is not None:
-            meter.count(args)
+        _admit(clock, meter, args)
         return forward(*args, **kwargs)
 
     return checked
@@ -160,10 +158,15 @@ class _GuardedModule(torch.nn.Module):
         self.meter = meter
 
     def forward(self, *args: object, **kwargs: object) -> torch.Tensor:
-        self.clock.check()
-        if self.meter is not None:
-            self.meter.count(args)
+        _admit(self.clock, self.meter, args)
         return self.inner(*args, **kwargs)
+
+
+def _admit(clock: Clock, meter: WorkMeter | None, args: tuple[object, ...]) -> None:
+    """Before a guarded call: stop past the deadline, else count the call's rows."""
+    clock.check()
+    if meter is not None:
+        meter.count(args)
 
 
 def forward_flops(forward: Callable[..., torch.Tensor], inputs: tuple[torch.Tensor, ...]) -> int:
