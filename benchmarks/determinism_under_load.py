@@ -20,26 +20,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from benchmarks.suite_under_load import cpu_hogs
 from harness.testing.determinism import comparable_explanations
 
 ROOT = Path(__file__).resolve().parents[1]
-HOG = "while True: pass"
-
-
-@contextmanager
-def cpu_hogs(count: int) -> Iterator[None]:
-    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for hog in hogs:
-            hog.kill()
-        for hog in hogs:
-            hog.wait()
 
 
 def explain(model: str, budget: str, seed: int, out: Path) -> tuple[str, float, float]:

@@ -15,23 +15,32 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 HOG = "while True: pass"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args, pytest_args = _parser().parse_known_args(argv)
-    pytest_args = [a for a in pytest_args if a != "--"]
-    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(args.hogs)]
-    started = time.perf_counter()
+@contextmanager
+def cpu_hogs(count: int) -> Iterator[None]:
+    """COUNT busy processes for the duration of the block, stopped whatever happens."""
+    hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(count)]
     try:
-        suite = subprocess.run([sys.executable, "-m", "pytest", "-q", *pytest_args], check=False)
-        load = os.getloadavg()
+        yield
     finally:
         for hog in hogs:
             hog.kill()
         for hog in hogs:
             hog.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, pytest_args = _parser().parse_known_args(argv)
+    pytest_args = [a for a in pytest_args if a != "--"]
+    started = time.perf_counter()
+    with cpu_hogs(args.hogs):
+        suite = subprocess.run([sys.executable, "-m", "pytest", "-q", *pytest_args], check=False)
+        load = os.getloadavg()
     wall = time.perf_counter() - started
     print(
         f"suite exit {suite.returncode} in {wall:.0f} s beside {args.hogs} CPU hog(s) "
