@@ -647,6 +647,6 @@ def verdict(result: AuditResult, thresholds: Thresholds | None = None) -> Verdic
         status, deciding = "pass", []
     return Verdict(
         status,  # type: ignore[arg-type]  # one of VERDICT_STATUSES by construction
-        dict(counts),
+        {str(severity): count for severity, count in counts.items()},
         tuple(DecidingFinding(f.severity, f.rule, f.title) for f in deciding),
     )

@@ -124,7 +124,7 @@ def build_stateful_rnn(dest: Path) -> Path:
     else halves them), a GRU whose ``initial_h`` is ``[layers=1, batch, hidden]`` (the batch
     on axis 1, as ONNX's RNN ops require), logits and the final state as outputs."""
     rng = np.random.default_rng(SEED)
-    shape = ["batch", "time", RNN_FEATURES]
+    shape: list[str | int | None] = ["batch", "time", RNN_FEATURES]
     same = helper.make_graph(
         [helper.make_node("Identity", ["features"], ["picked_same"])],
         "rate_matches",
