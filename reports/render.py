@@ -28,6 +28,7 @@ from harness.core.text import UNSAFE_IN_TEXT, escape_character, visible
 from harness.reports import format as fmt
 from harness.reports.figures import explanations as explanation_views
 from harness.reports.findings import findings
+from harness.reports.summary import summary_cards
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -39,6 +40,7 @@ __all__ = [
     "figure_html",
     "plotly_js",
     "render_report",
+    "section_names",
     "template_environment",
     "visible_html",
 ]
@@ -49,6 +51,10 @@ _FILTERS = {
     "human_bytes": fmt.human_bytes,
     "thousands": fmt.thousands,
     "sig4": fmt.sig4,
+    "number": fmt.number,
+    "quantity": fmt.quantity,
+    "si": fmt.si,
+    "count": fmt.count,
     "or_dash": fmt.or_dash,
     "yes_no": fmt.yes_no,
     "plain": fmt.plain,
@@ -130,7 +136,30 @@ def render_report(result: AuditResult) -> str:
         figures=figures,
         plotly_js=plotly_js() if figures else None,
         findings=findings(result),
+        cards=summary_cards(result),
+        section_names=section_names(result),
     )
+
+
+_SECTION_NAMES = {
+    "findings": "Findings",
+    "model": "Model card",
+    "inputs": "Inputs",
+    "stages": "Stages",
+    "environment": "Environment",
+    "efficiency-work": "Efficiency: work per inference",
+}
+
+
+def section_names(result: AuditResult) -> dict[str, str]:
+    """Each section id a finding may point at -> the section's name as the page shows it."""
+    names = dict(_SECTION_NAMES)
+    for name in STAGE_NAMES:
+        names[f"stage-{name}"] = name.capitalize()
+    if isinstance(result.efficiency, EfficiencySection):
+        for index, run in enumerate(result.efficiency.runs):
+            names[f"efficiency-run{index}"] = f"Efficiency: {run.backend}/{run.device}"
+    return names
 
 
 # --- figures ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from harness.core.explanations import (
     MetricScore,
     SampleAttribution,
 )
+from harness.reports import format as fmt
 from harness.reports.format import rank_shade
 
 if TYPE_CHECKING:
@@ -279,7 +280,7 @@ def curve_figure(
                         x=list(curve.fractions),
                         y=list(curve.scores),
                         mode="lines",
-                        name=f"{_text(method.name)} (AUC {curve.auc:.3g})",
+                        name=f"{_text(method.name)} (AUC {fmt.number(curve.auc, 3)})",
                         line={"color": _colour(index)},
                         hovertemplate="%{x:.0%} → %{y:.3g}",  # the trace name beside
                     )
@@ -294,7 +295,7 @@ def curve_figure(
                     x=list(curve.fractions),
                     y=list(curve.scores),
                     mode="lines",
-                    name=f"random baseline (AUC {curve.auc:.3g})",
+                    name=f"random baseline (AUC {fmt.number(curve.auc, 3)})",
                     line={"color": _RANDOM_COLOUR, "dash": "dash"},
                     hovertemplate="%{x:.0%} → %{y:.3g}",
                 )
@@ -364,7 +365,7 @@ def ground_truth_figure(section: ExplanationsSection) -> go.Figure | None:
         fig.add_hline(
             y=level,
             line={"color": _RANDOM_COLOUR, "dash": "dash"},
-            annotation_text=f"random baseline {level:.3f}",
+            annotation_text=f"random baseline {fmt.number(level, 3)}",
             annotation_position="top left",
         )
     return _layout(
@@ -405,7 +406,7 @@ def sanity_figure(section: ExplanationsSection) -> go.Figure | None:
         fig.add_hline(
             y=threshold,
             line={"color": "#cf222e", "dash": "dash"},
-            annotation_text=f"threshold {threshold:.3g}",
+            annotation_text=f"threshold {threshold:g}",
             annotation_position="bottom right",
         )
     return _layout(

@@ -206,7 +206,7 @@ def test_summary_line_and_conversion(own: str, modality: str) -> None:
     assert "internal_batch_size: <code>16</code>" in own
     assert "perturbations_per_eval: <code>8</code>" in own
     assert "ONNX-to-PyTorch conversion" in own
-    assert "rtol = 0.001, atol = 1e-05" in own
+    assert "rtol = 0.001, atol = 1×10⁻⁵" in own
     assert "<code>pixel_values=1x3x4x5</code>" in own
     assert "<code>fold_constants</code>" in own
     assert "<code>Gelu-20</code>" in own
