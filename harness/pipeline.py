@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from harness.core.model import LoadedModel
     from harness.intake.inputs import ResolvedInputs
+    from harness.reports.vocabulary import Vocabulary
     from harness.runtime.device import Device
 
 __all__ = ["Progress", "audit", "run_audit", "write_outputs"]
@@ -187,21 +188,25 @@ def _outcome(section: Section) -> str:
     return section.status + (f": {section.reason}" if section.reason else "")
 
 
-def write_outputs(result: AuditResult, folder: Path) -> None:
-    """``result.json`` and ``report.html`` into ``folder`` (which must exist)."""
+def write_outputs(result: AuditResult, folder: Path, vocabulary: Vocabulary | None = None) -> None:
+    """``result.json`` and ``report.html`` into ``folder`` (which must exist); token ids
+    shown through ``vocabulary`` when given."""
     from harness.reports import render_report
 
     (folder / RESULT_FILE).write_text(result.to_json(), encoding="utf-8")
-    (folder / REPORT_FILE).write_text(render_report(result), encoding="utf-8")
+    (folder / REPORT_FILE).write_text(render_report(result, vocabulary), encoding="utf-8")
 
 
 def audit(
-    config: AuditConfig, progress: Progress = _silent, command: str | None = None
+    config: AuditConfig,
+    progress: Progress = _silent,
+    command: str | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> tuple[AuditResult, Path]:
     """Run the audit and write its outputs atomically; returns the result and the folder."""
     out = config.out_dir
     check_output_dir(out, config.force)  # fail before minutes of work, not after
     result = run_audit(config, progress, command)
     with _step(progress, "write", f"writing {out}"), staged_output_dir(out, config.force) as tmp:
-        write_outputs(result, tmp)
+        write_outputs(result, tmp, vocabulary)
     return result, out

@@ -262,7 +262,9 @@ def attribution_colour(value: float, scale: float) -> str:
     ``scale`` is 0)."""
     if not scale or not math.isfinite(value):
         return "rgba(0, 0, 0, 0)"
-    alpha = min(1.0, abs(value) / scale) * 0.85
+    # At most 0.6 opaque: dark text on the strongest red or blue keeps a contrast of
+    # 4.5:1 (WCAG AA), so the token or number in the cell stays readable.
+    alpha = min(1.0, abs(value) / scale) * 0.6
     rgb = "214, 39, 40" if value > 0 else "31, 119, 180"
     return f"rgba({rgb}, {alpha:.2f})"
 

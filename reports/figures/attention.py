@@ -44,13 +44,31 @@ def _layout(fig: go.Figure, **layout: Any) -> go.Figure:
     return fig
 
 
-def _sample_menu(labels: list[str], restyles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A dropdown over the display samples; each button restyles every trace."""
+MENU_PX = 40  # the band above the plots that holds the sample dropdown, and nothing else
+
+
+def _sample_menu(
+    labels: list[str], restyles: list[dict[str, Any]], height: int, top: int, bottom: int
+) -> list[dict[str, Any]]:
+    """A dropdown over the display samples; each button restyles every trace. It sits at
+    the top of a figure ``height`` px tall with margins ``top`` and ``bottom``, in its own
+    band of ``MENU_PX`` above the subplot titles, so that it never covers a title
+    ("head 0"). Plotly places menus in plot-area fractions, so the band is converted."""
+    plot_px = max(1, height - top - bottom)
     buttons = [
         {"label": label, "method": "restyle", "args": [restyle]}
         for label, restyle in zip(labels, restyles, strict=True)
     ]
-    return [{"buttons": buttons, "direction": "down", "x": 0, "xanchor": "left", "y": 1.12}]
+    return [
+        {
+            "buttons": buttons,
+            "direction": "down",
+            "x": 0,
+            "xanchor": "left",
+            "y": 1 + (top - 4) / plot_px,
+            "yanchor": "top",
+        }
+    ]
 
 
 def _sample_label(shown: DisplayMaps) -> str:
@@ -99,6 +117,10 @@ def layer_maps_figure(section: AttentionSection, layer: int) -> go.Figure | None
         )
     fig.update_yaxes(autorange="reversed", type="category", tickfont={"size": 9})
     fig.update_xaxes(type="category", tickfont={"size": 9}, tickangle=-90)
+    for r in range(1, rows + 1):  # one axis title per row and column edge, not per panel
+        fig.update_yaxes(title={"text": "query token", "font": {"size": 11}}, row=r, col=1)
+    for c in range(1, cols + 1):
+        fig.update_xaxes(title={"text": "key token", "font": {"size": 11}}, row=rows, col=c)
     restyles = [
         {
             "z": [list(d.maps[layer][h]) for h in range(heads)],
@@ -107,8 +129,11 @@ def layer_maps_figure(section: AttentionSection, layer: int) -> go.Figure | None
         }
         for d in shown
     ]
-    menu = _sample_menu([_sample_label(d) for d in shown], restyles) if len(shown) > 1 else []
-    return _layout(fig, height=80 + PANEL_PX * rows, margin={"t": 80}, updatemenus=menu)
+    top = 40 + (MENU_PX if len(shown) > 1 else 0)  # subplot titles, the menu's band above
+    height = top + 60 + PANEL_PX * rows
+    labels = [_sample_label(d) for d in shown]
+    menu = _sample_menu(labels, restyles, height, top, 60) if len(shown) > 1 else []
+    return _layout(fig, height=height, margin={"t": top}, updatemenus=menu)
 
 
 # --- per-head statistics ------------------------------------------------------------------
@@ -195,11 +220,13 @@ def rollout_figure(section: AttentionSection) -> go.Figure | None:
         {"x": [list(d.tokens)], "y": [list(d.rollout or ())], "marker.color": [colours(d)]}
         for d in shown
     ]
-    menu = _sample_menu([_sample_label(d) for d in shown], restyles) if len(shown) > 1 else []
+    top = 20 + (MENU_PX if len(shown) > 1 else 0)
+    labels = [_sample_label(d) for d in shown]
+    menu = _sample_menu(labels, restyles, HEIGHT_PX, top, 60) if len(shown) > 1 else []
     fig = go.Figure(data=[trace])
     return _layout(
         fig,
-        margin={"t": 60},
+        margin={"t": top},
         xaxis={"title": {"text": "token (position:id)"}, "type": "category", "tickangle": -90},
         yaxis={"title": {"text": "rollout share"}, "rangemode": "tozero"},
         updatemenus=menu,
