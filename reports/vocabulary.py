@@ -74,11 +74,16 @@ def _vocab_txt(data: bytes, shown: str) -> dict[int, str]:
 
 
 def _tokenizer_json(data: bytes, shown: str) -> dict[int, str]:
-    from tokenizers import Tokenizer
-
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise InputError(
+            f"--vocab '{shown}' is a tokenizer.json, which needs the tokenizers package: "
+            "pip install 'model-audit-harness[text]', or give a plain vocab.txt"
+        ) from exc
     try:
         tokenizer = Tokenizer.from_str(data.decode("utf-8"))
-    except (UnicodeDecodeError, Exception) as exc:  # the library raises plain Exception
+    except Exception as exc:  # the library raises plain Exception (and UnicodeDecodeError)
         raise InputError(
             f"--vocab '{shown}' is not a tokenizer.json the tokenizers library can read "
             f"({first_line(exc, 120)}); give a tokenizer.json or a plain vocab.txt"

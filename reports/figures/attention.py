@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.core.attention import AttentionSection, DisplayMaps
+from harness.reports import format as fmt
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -148,7 +149,7 @@ def entropy_grid_figure(section: AttentionSection) -> go.Figure | None:
         return None
     width = max(len(layer.head_stats) for layer in layers)
     z = [_padded([h.entropy for h in layer.head_stats], width) for layer in layers]
-    text = [["" if v is None else f"{v:.2f}" for v in row] for row in z]
+    text = [["" if v is None else fmt.number(v, 2) for v in row] for row in z]
     trace = go.Heatmap(
         z=z,
         x=[f"head {h}" for h in range(width)],
@@ -162,8 +163,13 @@ def entropy_grid_figure(section: AttentionSection) -> go.Figure | None:
         hovertemplate="%{y}, %{x}: entropy %{z:.3f}<extra></extra>",
     )
     fig = go.Figure(data=[trace])
-    height = max(HEIGHT_PX // 2, 80 + 40 * len(layers))
-    return _layout(fig, height=height, yaxis={"autorange": "reversed", "type": "category"})
+    height = max(HEIGHT_PX // 2, 100 + 40 * len(layers))
+    return _layout(
+        fig,
+        height=height,
+        xaxis={"title": {"text": "attention head"}},
+        yaxis={"autorange": "reversed", "type": "category", "title": {"text": "layer"}},
+    )
 
 
 def _padded(values: list[float], width: int) -> list[float | None]:

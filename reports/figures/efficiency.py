@@ -247,7 +247,7 @@ def memory_figure(run: BackendRun) -> go.Figure | None:
         name=_label(run),
         hovertemplate="%{x}: %{y:.4g} MiB<extra></extra>",
     )
-    return axes_figure(trace, x_title="", y_title="memory (MiB)")
+    return axes_figure(trace, x_title="what is measured", y_title="memory (MiB)")
 
 
 def cold_start_figure(run: BackendRun) -> go.Figure | None:
@@ -269,7 +269,12 @@ def cold_start_figure(run: BackendRun) -> go.Figure | None:
         name=_label(run),
         hovertemplate="%{x}: %{y:.4g} ms<extra></extra>",
     )
-    return axes_figure(trace, x_title="", y_title="time (ms, log scale)", yaxis_type="log")
+    return axes_figure(
+        trace,
+        x_title="phase of the first inference",
+        y_title="time (ms, log scale)",
+        yaxis_type="log",
+    )
 
 
 # --- where time and work go -------------------------------------------------------------------

@@ -465,8 +465,18 @@ def agreement_figure(section: ExplanationsSection) -> go.Figure | None:
     return _layout(
         go.Figure(data=[trace]),
         height=size,
-        xaxis={"type": "category", "tickangle": -45},
-        yaxis={"type": "category", "autorange": "reversed"},
+        xaxis={
+            "type": "category",
+            "tickangle": -45,
+            "title": {"text": "method"},
+            "automargin": True,
+        },
+        yaxis={
+            "type": "category",
+            "autorange": "reversed",
+            "title": {"text": "method"},
+            "automargin": True,
+        },
         margin={"l": 140, "r": 20, "t": 20, "b": 140},
     )
 
