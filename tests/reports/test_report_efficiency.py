@@ -236,7 +236,7 @@ def run_block(html: str, index: int) -> str:
 
 
 def percentile_row(block: str, name: str) -> str:
-    table = block[block.index('<table class="percentiles">') :]
+    table = block[block.index('<table class="percentiles"') :]
     start = table.index(f"<td>{name}</td>")
     return table[start : table.index("</tr>", start)]
 
