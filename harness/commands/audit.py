@@ -37,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
     terminal = Terminal(quiet=config.quiet)
     try:
         result, out = audit(
-            config, terminal.progress, command=_command_line(args.argv), vocabulary=vocabulary
+            config,
+            terminal.progress,
+            command=_command_line(args.argv),
+            vocabulary=vocabulary,
+            stage_progress=terminal.stage_progress,
         )
     except KeyboardInterrupt as exc:
         # The output appears in one swap that signals cannot split; the pipeline notes on
