@@ -2,12 +2,12 @@
 overflows the page outside a scroll container, no table cell is narrower than its longest
 word, no two titles or controls of a figure overlap, every figure has a caption and axis
 titles, and axe-core finds no serious or critical accessibility violation. Each page is
-also saved as a full-page screenshot ($HARNESS_SCREENSHOT_DIR, else a temporary folder).
+also saved as a full-page screenshot at each width ($HARNESS_SCREENSHOT_DIR, else a
+temporary folder).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,55 +25,51 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WIDTHS = (1280, 1920)
 PAGES = (*sorted(model.stem for model in ZOO.glob("*.onnx")), "compare")
+RELAYOUT_MS = 600  # Plotly redraws responsive figures on a (debounced) window resize
 
 
 def page_path(name: str, zoo_audits: dict[str, Path], compare_page: Path) -> Path:
     return compare_page if name == "compare" else zoo_audits[name] / "report.html"
 
 
-@pytest.fixture
-def sized_probe(browser: Browser, request: pytest.FixtureRequest) -> Iterator[ReportProbe]:
-    context = browser.new_context(viewport={"width": request.param, "height": 900})
-    try:
-        yield ReportProbe(context.new_page())
-    finally:
-        context.close()
+def problems(layout: LayoutReport) -> dict[str, list[str]]:
+    """What is out of place, by kind; empty when the page is laid out right."""
+    found = {
+        "elements past the page's edge, outside a scroll container": layout.overflowing,
+        "the page scrolls sideways": ["<html>"] if layout.page_too_wide else [],
+        "table cells narrower than their longest word": layout.squeezed,
+        "figure titles or controls that overlap": layout.overlaps,
+        "figures without a caption, axis titles or colour-bar title": layout.unlabelled,
+    }
+    return {kind: items for kind, items in found.items() if items}
 
 
-def assert_laid_out(layout: LayoutReport) -> None:
-    assert layout.overflowing == [], "elements past the page's edge, outside a scroll container"
-    assert not layout.page_too_wide, "the page scrolls sideways"
-    assert layout.squeezed == [], "table cells narrower than their longest word"
-    assert layout.overlaps == [], "figure titles or controls overlap"
-    assert layout.unlabelled == [], "figures without a caption, axis titles or colour-bar title"
-
-
-@pytest.mark.parametrize("sized_probe", WIDTHS, indirect=True, ids=lambda w: f"{w}px")
 @pytest.mark.parametrize("name", PAGES)
-def test_page_layout_holds_at_common_widths(
+def test_page_layout_and_accessibility(
     name: str,
-    sized_probe: ReportProbe,
+    browser: Browser,
     zoo_audits: dict[str, Path],
     compare_page: Path,
     screenshot_root: Path,
 ) -> None:
-    report = sized_probe.open(page_path(name, zoo_audits, compare_page))
-    assert report.errors == [] and report.unrendered_figures == []
-
-    layout = measure_layout(sized_probe.page)
-
-    width = sized_probe.page.viewport_size["width"]  # type: ignore[index]
-    sized_probe.screenshot(screenshot_root / f"{name}-{width}.png")
-    assert_laid_out(layout)
-
-
-@pytest.mark.parametrize("name", PAGES)
-def test_page_has_no_serious_accessibility_violation(
-    name: str, probe: ReportProbe, zoo_audits: dict[str, Path], compare_page: Path
-) -> None:
-    # Once per page (at 1280 px): axe's rules read the markup and colours, not the width.
-    probe.open(page_path(name, zoo_audits, compare_page))
-    assert serious_accessibility_violations(probe.page) == []
+    # One load per page: measured at each width in turn (Plotly's figures are responsive
+    # and redraw on the resize), axe once (its rules read markup and colours, not width).
+    context = browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
+    try:
+        probe = ReportProbe(context.new_page())
+        report = probe.open(page_path(name, zoo_audits, compare_page))
+        assert report.errors == [] and report.unrendered_figures == []
+        found = {}
+        for width in WIDTHS:
+            probe.page.set_viewport_size({"width": width, "height": 900})
+            probe.page.wait_for_timeout(RELAYOUT_MS)
+            found[width] = problems(measure_layout(probe.page))
+            probe.screenshot(screenshot_root / f"{name}-{width}.png")
+        violations = serious_accessibility_violations(probe.page)
+    finally:
+        context.close()
+    assert found == {width: {} for width in WIDTHS}, f"layout faults by width: {found}"
+    assert violations == [], "axe-core: serious or critical accessibility violations"
 
 
 LAYOUT_FAULTS = """<!DOCTYPE html><html lang="en"><head><title>faults</title>
