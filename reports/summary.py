@@ -145,7 +145,8 @@ def _twin(section: ExplanationsSection) -> Headline:
     if conversion is None:
         return Headline("PyTorch twin", "not needed", "gradients from the model itself")
     detail = conversion.reason or (
-        f"outputs match onnxruntime (rtol {conversion.rtol:g}, atol {conversion.atol:g})"
+        f"outputs match onnxruntime (rtol {fmt.number(conversion.rtol)}, "
+        f"atol {fmt.number(conversion.atol)})"
         if conversion.status == "converted"
         else None
     )
@@ -174,12 +175,15 @@ def _trusted(section: ExplanationsSection) -> Headline:
     )
 
 
+_MODALITY = {"image": "image input", "tokens": "token ids", "vector": "feature vector"}
+
+
 def explanations_card(section: ExplanationsSection, result: AuditResult) -> tuple[Headline, ...]:
     samples = fmt.count(section.samples, "sample")
     return (
         _trusted(section),
         _twin(section),
-        Headline("Explained", samples, f"{section.modality or 'unknown'} input"),
+        Headline("Explained", samples, _MODALITY.get(section.modality or "", "input")),
     )
 
 
