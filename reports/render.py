@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -378,7 +378,7 @@ def attention_figures(
             "table gives the same numbers.",
         ),
         "attention-rollout": (
-            figs.rollout_figure,
+            partial(figs.rollout_figure, token_labels=token_labels),
             "Attention rollout through every layer, per input token, read from the mean over "
             "the real query positions; ground-truth tokens in red when the task marks them. "
             "The dropdown picks the sample; the rollout table gives the numbers.",

@@ -116,10 +116,15 @@ def layer_maps_figure(section: AttentionSection, layer: int) -> go.Figure | None
             row=head // cols + 1,
             col=head % cols + 1,
         )
-    fig.update_yaxes(autorange="reversed", type="category", tickfont={"size": 9})
-    fig.update_xaxes(type="category", tickfont={"size": 9}, tickangle=-90)
+    # Every head of a layer has the same tokens: query labels on the first column only,
+    # so long tokens never run into the panel to their left; margins grow to fit labels
+    # and titles (automargin) instead of letting them overlap.
+    fig.update_yaxes(autorange="reversed", type="category", tickfont={"size": 9}, automargin=True)
+    fig.update_xaxes(type="category", tickfont={"size": 9}, tickangle=-90, automargin=True)
     for r in range(1, rows + 1):  # one axis title per row and column edge, not per panel
         fig.update_yaxes(title={"text": "query token", "font": {"size": 11}}, row=r, col=1)
+        for c in range(2, cols + 1):
+            fig.update_yaxes(showticklabels=False, row=r, col=c)
     for c in range(1, cols + 1):
         fig.update_xaxes(title={"text": "key token", "font": {"size": 11}}, row=rows, col=c)
     restyles = [
@@ -203,7 +208,9 @@ def head_importance_figure(section: AttentionSection) -> go.Figure | None:
 # --- rollout ------------------------------------------------------------------------------
 
 
-def rollout_figure(section: AttentionSection) -> go.Figure | None:
+def rollout_figure(
+    section: AttentionSection, token_labels: str = "position:id"
+) -> go.Figure | None:
     """Per-token rollout of the display samples; ground-truth tokens red when marked."""
     import plotly.graph_objects as go
 
@@ -233,7 +240,12 @@ def rollout_figure(section: AttentionSection) -> go.Figure | None:
     return _layout(
         fig,
         margin={"t": top},
-        xaxis={"title": {"text": "token (position:id)"}, "type": "category", "tickangle": -90},
+        xaxis={
+            "title": {"text": f"token ({token_labels})"},
+            "type": "category",
+            "tickangle": -90,
+            "automargin": True,
+        },
         yaxis={"title": {"text": "rollout share"}, "rangemode": "tozero"},
         updatemenus=menu,
     )

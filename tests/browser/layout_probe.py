@@ -108,13 +108,21 @@ _LAYOUT_JS = r"""() => {
     }
     return out;
   };
+  // Tick labels, each on its own: checked against the titles and controls, not each other
+  // (neighbouring labels of one axis may touch).
+  const ticksOf = div => [...div.querySelectorAll('.xtick text, .ytick text')]
+    .map(el => [el, el.getBoundingClientRect()]).filter(([, r]) => r.width > 0 && r.height > 0);
   const label = el =>
     (el.getAttribute('class') || '') + ' "' + (el.textContent || '').trim().slice(0, 30) + '"';
   for (const div of document.querySelectorAll('.plotly-graph-div')) {
     const boxes = boxesOf(div);
+    const pairs = [];
     for (let i = 0; i < boxes.length; i++) {
-      for (let j = i + 1; j < boxes.length; j++) {
-        const [a, ra] = boxes[i], [b, rb] = boxes[j];
+      for (let j = i + 1; j < boxes.length; j++) pairs.push([boxes[i], boxes[j]]);
+    }
+    for (const tick of ticksOf(div)) for (const box of boxes) pairs.push([tick, box]);
+    {
+      for (const [[a, ra], [b, rb]] of pairs) {
         if (a.contains(b) || b.contains(a)) continue;
         const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
         const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
