@@ -138,7 +138,7 @@ def si(x: float | None, unit: str, digits: int = DIGITS) -> str:
 
 
 # Units whose numbers read best with an SI prefix; every other unit gets separators.
-_SI_UNITS = frozenset({"FLOPs", "FLOP/s", "FLOP", "B/s", "Hz"})
+_SI_UNITS = frozenset({"FLOPs", "FLOP/s", "FLOP", "MACs", "B/s", "Hz"})
 
 
 def quantity(x: float | None, unit: str, digits: int = DIGITS) -> str:
