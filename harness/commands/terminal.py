@@ -90,15 +90,14 @@ def _escape(text: str) -> str:
     return escape(visible(text))
 
 
-def _eta(
-    started: float, done: int, total: int | None, planned_s: float | None, now: float
-) -> float | None:
-    """Seconds left: the stage's own plan when it gives one, else the pace so far."""
+def _eta(started: float, done: int, total: int | None, planned_s: float | None, now: float) -> str:
+    """The time left, in words: the bound the stage's own plan gives (``≤ 30 s left``),
+    else an estimate from the pace so far (``~12 s left``), else ``time left unknown``."""
     if planned_s is not None:
-        return max(0.0, planned_s)
+        return f"≤ {_duration(max(0.0, planned_s))} left"
     if not total or done <= 0:
-        return None
-    return (now - started) / done * (total - done)
+        return "time left unknown"
+    return f"~{_duration((now - started) / done * (total - done))} left"
 
 
 def _count(n: int, unit: str) -> str:
@@ -106,12 +105,10 @@ def _count(n: int, unit: str) -> str:
     return f"{n} {unit if n == 1 else unit + 's'}"
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "ETA unknown"
+def _duration(seconds: float) -> str:
     if seconds < 60:
-        return f"ETA {seconds:.0f} s"
-    return f"ETA {seconds // 60:.0f} min {seconds % 60:02.0f} s"
+        return f"{seconds:.0f} s"
+    return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
 
 
 class PlainProgress:
@@ -141,7 +138,7 @@ class PlainProgress:
             self._emit(visible(detail))
             return
         count = f"{done}/{_count(self._total, self._unit)}"
-        eta = _duration(_eta(self._started, done, self._total, eta_s, now))
+        eta = _eta(self._started, done, self._total, eta_s, now)
         self._emit(f"{count}, {visible(detail)}, {eta}")
 
     def _emit(self, text: str) -> None:
@@ -183,7 +180,7 @@ class LiveProgress:
         bar, task = self._ensure(None)
         total = bar.tasks[0].total
         eta = _eta(self._started, done, int(total) if total else None, eta_s, time.monotonic())
-        bar.update(task, completed=done, description=_escape(f"{detail}, {_duration(eta)}"))
+        bar.update(task, completed=done, description=_escape(f"{detail}, {eta}"))
 
     def close(self) -> None:
         if self._bar is not None:

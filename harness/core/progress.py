@@ -7,7 +7,8 @@ A stage receives a ``StageProgress`` in its ``AuditContext`` and calls:
   setting a reader wants to see (backend, batch size, sample count);
 - ``advance(done, detail, eta_s=None)`` as it starts each step: ``done`` steps finished
   so far, ``detail`` the step now running, ``eta_s`` the seconds its own plan still
-  allots, when it has one (otherwise the listener estimates from the pace so far).
+  allots (a bound: the budget's deadline), when it has one; without it the listener
+  estimates the time left from the pace so far.
 
 The command line's terminal (``harness.commands.terminal``) implements it: a live bar on a
 terminal, one line per step in a log, nothing with ``--quiet``. Library callers and tests

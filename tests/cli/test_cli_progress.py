@@ -39,9 +39,9 @@ def test_plain_progress_prints_the_plan_and_each_step_with_its_eta() -> None:
     assert lines == [
         "explanations   preparing 8 samples",
         "explanations   plan: 4 steps (2 methods on 8 samples, batch 16)",
-        "explanations   0/4 steps, saliency: attributions on twin, ETA 30 s",
+        "explanations   0/4 steps, saliency: attributions on twin, ≤ 30 s left",
         # 1 step of 4 in 10 s: 30 s for the 3 left
-        "explanations   1/4 steps, occlusion: attributions on onnxruntime, ETA 30 s",
+        "explanations   1/4 steps, occlusion: attributions on onnxruntime, ~30 s left",
     ]
 
 
@@ -56,8 +56,8 @@ def test_plain_progress_repeats_a_step_at_most_once_per_interval() -> None:
     progress.advance(0, "ablating heads: pass 6 of 9")
 
     assert lines[1:] == [
-        "explanations   0/1 step, ablating heads: pass 1 of 9, ETA unknown",
-        "explanations   0/1 step, ablating heads: pass 6 of 9, ETA unknown",
+        "explanations   0/1 step, ablating heads: pass 1 of 9, time left unknown",
+        "explanations   0/1 step, ablating heads: pass 6 of 9, time left unknown",
     ]
 
 
@@ -66,7 +66,7 @@ def test_plain_progress_shows_a_long_eta_in_minutes() -> None:
     progress, lines = plain(clock)
     progress.plan(2, "backend run")
     progress.advance(0, "onnxruntime/cpu: latency", eta_s=150.0)
-    assert lines[-1].endswith("0/2 backend runs, onnxruntime/cpu: latency, ETA 2 min 30 s")
+    assert lines[-1].endswith("0/2 backend runs, onnxruntime/cpu: latency, ≤ 2 min 30 s left")
 
 
 def test_quiet_terminal_gives_stages_silent_progress() -> None:
@@ -94,7 +94,7 @@ def test_an_audit_logs_the_explanations_plan_and_steps(
     plans = [line for line in lines if line.startswith("explanations   plan:")]
     assert len(plans) == 1 and "steps" in plans[0] and "samples, batch" in plans[0]
     steps = [line for line in lines if line.startswith("explanations   0/")]
-    assert steps and "attributions on" in steps[0] and "ETA" in steps[0]
+    assert steps and "attributions on" in steps[0] and "s left" in steps[0]
 
 
 # A quiet audit with the explanations stage running prints nothing at all on stderr:

@@ -165,12 +165,10 @@ def _explain(setup: Setup, timing: dict[str, float]) -> ExplanationsSection:
             results.append(outcome)
             continue
         timing[f"{outcome.planned.name}.attribution"] = round(outcome.output.seconds, 3)
-        # This scorecard and those after it: their nominal seconds from the plan.
-        still = attributed[len(attributed) - waiting :]
+        # The scorecards' bound is the budget's remaining time, shared at run time:
+        # the pace so far estimates the time left better than the nominal plan seconds.
         progress.advance(
-            step,
-            f"{outcome.planned.name}: scorecard and sanity check on {outcome.backend.name}",
-            sum(plans[a.planned.name].seconds for a in still) or None,
+            step, f"{outcome.planned.name}: scorecard and sanity check on {outcome.backend.name}"
         )
         step += 1
         # The random baseline comes last and gets a share of the time like a method.
