@@ -348,7 +348,11 @@ class TokenSample:
 
 
 def _token_ids(shown: SampleInput | None, width: int) -> tuple[int, ...] | None:
-    if shown is None or len(shown.values) < width:
+    """The shown input's token ids, when it holds one integer per position (not, say,
+    embeddings: those have a trailing axis and label nothing)."""
+    if shown is None or len(shown.shape) != 1 or len(shown.values) < width:
+        return None
+    if any(v != round(v) for v in shown.values[:width]):
         return None
     return tuple(round(v) for v in shown.values[:width])
 

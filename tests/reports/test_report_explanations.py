@@ -314,6 +314,15 @@ def test_token_ids_are_shown_when_the_result_holds_the_input() -> None:
     assert "give <code>--vocab FILE</code> for their strings" in own
 
 
+def test_an_input_that_is_not_token_ids_labels_tokens_by_position() -> None:
+    embeddings = SampleInput(0, (6, 2), tuple(0.5 * i for i in range(12)), (6, 2))
+    sec = make_section("tokens", inputs=(embeddings,))
+    table = figs.token_table(sec)
+    assert table is not None and table[0].token_ids is None
+    own = section(render_report(make_result(explanations=sec)), "stage-explanations")
+    assert ">#0</td>" in own and ">#5</td>" in own
+
+
 def test_a_vocabulary_turns_token_ids_into_strings(tmp_path) -> None:
     path = tmp_path / "vocab.txt"
     lines = ["[PAD]", "", "the", "<b>", "", "", "", "cat"] + [f"t{i}" for i in range(8, 103)]
