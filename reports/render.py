@@ -370,7 +370,7 @@ def attention_figures(
                 "The per-head table gives each head's statistics."
             )
             figures[key] = figure_html(fig, div_id=key, caption=caption)
-    builders = {
+    builders: dict[str, tuple[Callable[[AttentionSection], go.Figure | None], str]] = {
         "attention-entropy": (
             figs.entropy_grid_figure,
             "Normalised entropy of every head (layers down, heads across): 1 spreads "
