@@ -122,7 +122,7 @@ class PlainProgress:
         self._unit = "step"
         self._started = clock()
         self._last_line = -float("inf")
-        self._last_detail = ""
+        self._last_step: tuple[int, str] | None = None
 
     def plan(self, total: int, unit: str, detail: str = "") -> None:
         self._total, self._unit = total, unit
@@ -130,10 +130,12 @@ class PlainProgress:
 
     def advance(self, done: int, detail: str, eta_s: float | None = None) -> None:
         now = self._clock()
-        step_changed = detail.split(":")[0] != self._last_detail.split(":")[0]
-        if not step_changed and now - self._last_line < PLAIN_INTERVAL_S:
-            return  # the same step again, too soon: a log line per step is enough
-        self._last_detail = detail
+        # A step is its count and what it works on ("saliency", "ablating heads"); the
+        # same step reported again (a pass counter ticking) prints once per interval.
+        step = (done, detail.split(":")[0])
+        if step == self._last_step and now - self._last_line < PLAIN_INTERVAL_S:
+            return
+        self._last_step = step
         if self._total is None:  # before the plan: what it is doing, nothing to count yet
             self._emit(visible(detail))
             return

@@ -61,6 +61,18 @@ def test_plain_progress_repeats_a_step_at_most_once_per_interval() -> None:
     ]
 
 
+def test_plain_progress_prints_each_new_step_even_in_quick_succession() -> None:
+    clock = FakeClock()
+    progress, lines = plain(clock)
+    progress.plan(2, "step")
+    progress.advance(0, "saliency: attributions on twin")
+    progress.advance(1, "saliency: scorecard and sanity check on twin")  # same method, next step
+    assert [line.split(", ")[1] for line in lines[1:]] == [
+        "saliency: attributions on twin",
+        "saliency: scorecard and sanity check on twin",
+    ]
+
+
 def test_plain_progress_shows_a_long_eta_in_minutes() -> None:
     clock = FakeClock()
     progress, lines = plain(clock)
