@@ -195,6 +195,7 @@ def _add_audit(commands: Any) -> None:
         help="no progress on stderr (the verdict line is still printed last)",
     )
     audit.add_argument("--force", action="store_true", help="replace an existing --out")
+    _add_vocab(audit)
     _add_debug(audit)
 
 
@@ -216,7 +217,17 @@ def _add_report(commands: Any) -> None:
         help="judge the findings by this TOML file's findings thresholds instead of the "
         "audit's own",
     )
+    _add_vocab(report)
     _add_debug(report)
+
+
+def _add_vocab(parser: Any) -> None:
+    parser.add_argument(
+        "--vocab",
+        metavar="FILE",
+        help="show token ids as strings in the report: a vocab.txt (one token per line, "
+        "line number = id) or a tokenizer.json (default: ids with their positions)",
+    )
 
 
 def _add_gate(commands: Any) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from harness._version import __version__
 from harness.core.config import STAGE_NAMES, AuditConfig
 from harness.core.errors import shorten
+from harness.core.progress import SILENT, StageProgress
 from harness.core.result import SCHEMA_VERSION, AuditResult, InputsSection, Section
 from harness.intake.dims import DEFAULT_SEQUENCE
 from harness.output import REPORT_FILE, RESULT_FILE, check_output_dir, staged_output_dir
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
     from harness.core.model import LoadedModel
     from harness.intake.inputs import ResolvedInputs
+    from harness.reports.vocabulary import Vocabulary
     from harness.runtime.device import Device
 
 __all__ = ["Progress", "audit", "run_audit", "write_outputs"]
@@ -37,6 +39,8 @@ __all__ = ["Progress", "audit", "run_audit", "write_outputs"]
 _MIN_SEQUENCE = 8
 
 Progress = Callable[[str, str, str], None]
+# stage_progress(stage name) -> where that stage reports its steps (harness.core.progress).
+StageProgressFactory = Callable[[str], StageProgress]
 
 
 def _silent(step: str, event: str, detail: str) -> None:
@@ -58,7 +62,10 @@ def _step(
 
 
 def run_audit(
-    config: AuditConfig, progress: Progress = _silent, command: str | None = None
+    config: AuditConfig,
+    progress: Progress = _silent,
+    command: str | None = None,
+    stage_progress: StageProgressFactory | None = None,
 ) -> AuditResult:
     """Measure ``config.model``; raises the harness's errors on bad input. COMMAND is the
     command line to record for reproducing the result (the CLI passes its own). Every
@@ -69,12 +76,17 @@ def run_audit(
     from harness.reports.findings import verdict
 
     with recording_notes() as notes:
-        result = _measure(config, progress, command)
+        result = _measure(config, progress, command, stage_progress)
     result = replace(result, notes=notes.lines())
     return replace(result, verdict=verdict(result))
 
 
-def _measure(config: AuditConfig, progress: Progress, command: str | None) -> AuditResult:
+def _measure(
+    config: AuditConfig,
+    progress: Progress,
+    command: str | None,
+    stage_progress: StageProgressFactory | None = None,
+) -> AuditResult:
     from harness.intake.loader import load_model, summarize_model
     from harness.runtime.device import resolve_device
     from harness.runtime.environment import collect_environment
@@ -101,7 +113,8 @@ def _measure(config: AuditConfig, progress: Progress, command: str | None) -> Au
     for name in STAGE_NAMES:
         progress(name, "start", "running")
         started = time.perf_counter()
-        sections[name] = run_stage(name, context)
+        reporter = stage_progress(name) if stage_progress is not None else SILENT
+        sections[name] = run_stage(name, replace(context, progress=reporter))
         seconds[name] = round(time.perf_counter() - started, 3)
         progress(name, "done", f"{_outcome(sections[name])} ({seconds[name]:.2f} s)")
     return AuditResult(
@@ -187,21 +200,26 @@ def _outcome(section: Section) -> str:
     return section.status + (f": {section.reason}" if section.reason else "")
 
 
-def write_outputs(result: AuditResult, folder: Path) -> None:
-    """``result.json`` and ``report.html`` into ``folder`` (which must exist)."""
+def write_outputs(result: AuditResult, folder: Path, vocabulary: Vocabulary | None = None) -> None:
+    """``result.json`` and ``report.html`` into ``folder`` (which must exist); token ids
+    shown through ``vocabulary`` when given."""
     from harness.reports import render_report
 
     (folder / RESULT_FILE).write_text(result.to_json(), encoding="utf-8")
-    (folder / REPORT_FILE).write_text(render_report(result), encoding="utf-8")
+    (folder / REPORT_FILE).write_text(render_report(result, vocabulary), encoding="utf-8")
 
 
 def audit(
-    config: AuditConfig, progress: Progress = _silent, command: str | None = None
+    config: AuditConfig,
+    progress: Progress = _silent,
+    command: str | None = None,
+    vocabulary: Vocabulary | None = None,
+    stage_progress: StageProgressFactory | None = None,
 ) -> tuple[AuditResult, Path]:
     """Run the audit and write its outputs atomically; returns the result and the folder."""
     out = config.out_dir
     check_output_dir(out, config.force)  # fail before minutes of work, not after
-    result = run_audit(config, progress, command)
+    result = run_audit(config, progress, command, stage_progress)
     with _step(progress, "write", f"writing {out}"), staged_output_dir(out, config.force) as tmp:
-        write_outputs(result, tmp)
+        write_outputs(result, tmp, vocabulary)
     return result, out

@@ -170,7 +170,7 @@ class MetricRow:
     @property
     def p_text(self) -> str:
         p = self.outcome.p_adjusted
-        return fmt.MISSING if p is None else f"{p:.3g}"
+        return fmt.MISSING if p is None else fmt.number(p, 3)
 
 
 @dataclass(frozen=True)

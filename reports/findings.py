@@ -33,6 +33,7 @@ from harness.core.explanations import ExplanationsSection
 from harness.core.result import STAGE_NAMES, AuditResult
 from harness.core.thresholds import FindingThresholds
 from harness.core.verdict import DecidingFinding, Verdict
+from harness.reports import format as fmt
 
 __all__ = [
     "INCOMPLETE_RULES",
@@ -177,8 +178,9 @@ def latency_noisy(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
                 "efficiency.latency_noisy",
                 f"latency on {run.backend}/{run.device} varies widely: a noisy machine "
                 "or an unstable model",
-                f"CV {lat.cv:.2f} > {t.latency_cv_max:g} (mean {lat.mean_ms:.4g} ms, "
-                f"std {lat.std_ms:.4g} ms, n = {lat.n})",
+                f"CV {fmt.comparison(lat.cv, '>', t.latency_cv_max)} "
+                f"(mean {fmt.quantity(lat.mean_ms, 'ms')}, "
+                f"std {fmt.quantity(lat.std_ms, 'ms')}, n = {lat.n:,})",
                 f"efficiency-run{i}",
             )
 
@@ -208,9 +210,10 @@ def memory_vs_weights(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
             yield Finding(
                 "info",
                 "efficiency.memory_vs_weights",
-                f"peak memory {ratio:.3g}x the weights on {run.backend}/{run.device}",
-                f"inference peak {memory.inference_peak_bytes:,} B vs weights "
-                f"{memory.weight_bytes:,} B (> {t.memory_to_weights_max:g}x)",
+                f"peak memory {fmt.number(ratio, 3)}× the weights on {run.backend}/{run.device}",
+                f"inference peak {fmt.human_bytes(memory.inference_peak_bytes)} vs weights "
+                f"{fmt.human_bytes(memory.weight_bytes)} "
+                f"(ratio {fmt.comparison(ratio, '>', t.memory_to_weights_max)})",
                 f"efficiency-run{i}",
             )
 
@@ -231,7 +234,8 @@ def best_batch(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
             "info",
             "efficiency.best_batch",
             f"throughput on {run.backend}/{run.device} is best at batch {best.batch_size}",
-            f"{rate.value:.4g} samples/s (95% CI {rate.ci_low:.4g} to {rate.ci_high:.4g}), "
+            f"{fmt.quantity(rate.value, 'samples/s')} (95% CI {fmt.number(rate.ci_low)} to "
+            f"{fmt.number(rate.ci_high)}), "
             f"clear of the other {len(rated) - 1} batch sizes; sweep stopped: "
             f"{sweep.stopped_because}",
             f"efficiency-run{i}",
@@ -280,7 +284,8 @@ def peak_unreliable(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
                 "efficiency.peak_unreliable",
                 f"the measured compute peak on {run.backend}/{run.device} is unreliable",
                 roof.peak_note
-                or f"achieved {roof.achieved_gflops:.4g} > peak {roof.peak_gflops:.4g} GFLOP/s",
+                or f"achieved {fmt.si(roof.achieved_gflops * 1e9, 'FLOP/s')} > peak "
+                f"{fmt.si(roof.peak_gflops * 1e9, 'FLOP/s')}",
                 f"efficiency-run{i}",
             )
 
@@ -314,10 +319,11 @@ def low_percent_of_peak(result: AuditResult, t: Thresholds) -> Iterator[Finding]
             yield Finding(
                 "info",
                 "efficiency.low_percent_of_peak",
-                f"the model reaches {roof.percent_of_peak:.2g}% of the compute peak on "
+                f"the model reaches {fmt.number(roof.percent_of_peak, 2)}% of the compute peak on "
                 f"{run.backend}/{run.device}",
-                f"{roof.achieved_gflops:.4g} of {roof.peak_gflops:.4g} GFLOP/s "
-                f"(< {t.percent_of_peak_min:g}%)",
+                f"{fmt.si(roof.achieved_gflops * 1e9, 'FLOP/s')} of "
+                f"{fmt.si(roof.peak_gflops * 1e9, 'FLOP/s')} "
+                f"({fmt.comparison(roof.percent_of_peak, '<', t.percent_of_peak_min)}%)",
                 f"efficiency-run{i}",
             )
 
@@ -337,7 +343,7 @@ def sanity_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
             continue
         rho = check.final_correlation
         spearman = (
-            f"Spearman {rho:.2f} > {check.threshold:g}"
+            f"Spearman {fmt.comparison(rho, '>', check.threshold)}"
             if rho is not None
             else "Spearman undefined: constant attributions"
         )
@@ -346,8 +352,8 @@ def sanity_failed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
             "explanations.sanity_failed",
             f"{method.name} fails the randomisation sanity check ({spearman}): its "
             "explanations cannot be trusted; a fault of the method, not the model",
-            f"{len(check.correlations)} layers randomised; correlations "
-            + ", ".join("—" if c is None else f"{c:.2f}" for c in check.correlations),
+            f"{fmt.count(len(check.correlations), 'layer')} randomised; correlations "
+            + ", ".join(fmt.number(c, 2) for c in check.correlations),
             "stage-explanations",
         )
 
@@ -369,8 +375,9 @@ def ground_truth_weak(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
                 "warn",
                 "explanations.ground_truth_weak",
                 f"{method.name} barely finds the truly relevant features",
-                f"AUROC {gt.auroc:.2f} vs random {chance:.2f} (margin "
-                f"{gt.auroc - chance:+.2f} <= {t.ground_truth_margin:g}, {gt.samples} samples)",
+                f"AUROC {fmt.number(gt.auroc, 3)} vs random {fmt.number(chance, 3)} (margin "
+                f"{fmt.comparison(gt.auroc - chance, '≤', t.ground_truth_margin)}, "
+                f"{fmt.count(gt.samples, 'sample')})",
                 "stage-explanations",
             )
 
@@ -411,7 +418,7 @@ def twin_unusable(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
     worst = [o.max_abs for check in conversion.parity for o in check.outputs if not o.ok]
     if worst:
         evidence.append(
-            f"max |twin - onnxruntime| {max(worst):.3g} "
+            f"max |twin - onnxruntime| {fmt.number(max(worst), 3)} "
             f"(rtol {conversion.rtol:g}, atol {conversion.atol:g})"
         )
     yield Finding(
@@ -465,12 +472,14 @@ def attention_verification_failed(result: AuditResult, t: Thresholds) -> Iterato
         if not v.shape_ok:
             problems.append(f"captured shape {layer.captured_shape} is not (batch, heads, q, k)")
         if not v.rows_sum_to_one:
-            problems.append(f"rows do not sum to 1 (max error {v.max_row_sum_error:.3g})")
+            problems.append(
+                f"rows do not sum to 1 (max error {fmt.number(v.max_row_sum_error, 3)})"
+            )
         if v.recompute == "mismatch":
             diff = v.recompute_max_abs_diff
             problems.append(
                 "recomputed softmax(QK^T) does not match"
-                + (f" (max |diff| {diff:.3g})" if diff is not None else "")
+                + (f" (max |diff| {fmt.number(diff, 3)})" if diff is not None else "")
             )
         if problems:
             yield Finding(
@@ -491,13 +500,13 @@ def padding_attended(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
         v = layer.verification
         if v.padding_attended:
             share = v.max_padding_weight
-            amount = f"{share:.0%}" if share is not None else "some"
+            amount = fmt.percent(share, 0) if share is not None else "some"
             yield Finding(
                 "warn",
                 "attention.padding_attended",
                 f"padding tokens receive {amount} of attention in layer {layer.index}",
                 f"{layer.name}: max weight of a real query on padded keys "
-                + (f"{share:.3g}" if share is not None else "—")
+                + fmt.number(share, 3)
                 + f" (mask input {section.padding_input or '—'})",
                 "stage-attention",
             )
@@ -522,7 +531,7 @@ def _flagged_heads(result: AuditResult, flag: str) -> list[str]:
     if ablation is None or ablation.samples < _ABLATION_MIN_SAMPLES:
         return []
     heads = ablation.heads
-    return [f"L{h.layer}H{h.head} (drop {h.drop:.3g})" for h in heads if h.flag == flag]
+    return [f"L{h.layer}H{h.head} (drop {fmt.number(h.drop, 3)})" for h in heads if h.flag == flag]
 
 
 def redundant_heads(result: AuditResult, t: Thresholds) -> Iterator[Finding]:

@@ -1,14 +1,22 @@
-"""Small pure formatters for the report, registered as Jinja filters by ``render``.
+"""The one number formatter of the report pages, and small pure formatters registered as
+Jinja filters by ``render``; the findings and the compare page use the same functions.
 
 Each takes a value straight from ``AuditResult`` and returns display text; ``None``
 (a value the audit could not measure or the model does not declare) becomes ``—``.
+
+Numbers follow one style everywhere: ``number`` gives 4 significant digits in plain
+notation with thousands separators (``19,280``, ``0.5034``; an exponent only outside
+1e-4 to 1e15); ``quantity`` picks the style from the unit (SI prefixes for FLOPs and
+FLOP/s, thousands separators for counts and rates, binary prefixes for bytes);
+``count`` says "1 layer", "2 layers"; ``comparison`` writes a value beside its threshold
+with enough digits that the two never read as equal ("0.503 > 0.5", never "0.50 > 0.5").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +29,20 @@ __all__ = [
     "arrow",
     "attribution_colour",
     "ci",
+    "comparison",
     "config_rows",
+    "count",
     "estimate",
     "human_bytes",
+    "number",
     "or_dash",
     "percent",
     "plain",
+    "quantity",
     "rank_shade",
     "ratio",
     "shape",
+    "si",
     "sig4",
     "thousands",
     "yes_no",
@@ -62,15 +75,125 @@ def thousands(n: int | None) -> str:
     return f"{n:,}"
 
 
-def sig4(x: float | None) -> str:
-    """A float to 4 significant digits: 3.14159 -> ``3.142``, 123456.0 -> ``1.235e+05``."""
-    if x is None:
-        return MISSING
+DIGITS = 4  # significant digits of every measured number on the page
+_PLAIN_MIN, _PLAIN_MAX = 1e-4, 1e15  # outside: an exponent, never a row of zeros
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _special(x: float) -> str | None:
     if math.isnan(x):
         return "NaN"
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
-    return f"{x:.4g}"
+    return None
+
+
+def number(x: float | None, digits: int = DIGITS) -> str:
+    """``x`` to ``digits`` significant digits, plain, with thousands separators:
+    19283.7 -> ``19,280``, 0.50341 -> ``0.5034``, 3.0 -> ``3``, 1.2e-6 -> ``1.2×10⁻⁶``
+    (trailing zeros dropped, as ``%g`` does).
+    Integers below 10**digits print exactly (``42``)."""
+    if x is None:
+        return MISSING
+    if isinstance(x, int) and not isinstance(x, bool) and abs(x) < 10**digits:
+        return f"{x:,}"
+    x = float(x)
+    special = _special(x)
+    if special is not None:
+        return special
+    if x == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(x)))
+    rounded = float(f"{x:.{digits - 1}e}")  # rounding may carry: 9.9996 -> 10.00
+    exponent = math.floor(math.log10(abs(rounded)))
+    if not _PLAIN_MIN <= abs(rounded) < _PLAIN_MAX:
+        mantissa = rounded / 10**exponent
+        return f"{_trim(f'{mantissa:.{digits - 1}f}')}×10{str(exponent).translate(_SUPERSCRIPT)}"
+    decimals = max(0, digits - 1 - exponent)
+    return _trim(f"{rounded:,.{decimals}f}")
+
+
+def _trim(text: str) -> str:
+    """Trailing zeros after the point dropped, as ``%g`` does: ``2.000`` -> ``2``."""
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def sig4(x: float | None) -> str:
+    """A float to 4 significant digits (``number``): 3.14159 -> ``3.142``."""
+    return number(x)
+
+
+_SI_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def si(x: float | None, unit: str, digits: int = DIGITS) -> str:
+    """``x`` with an SI prefix on ``unit``: 8595466 FLOPs -> ``8.595 MFLOPs``."""
+    if x is None:
+        return MISSING
+    for scale, prefix in _SI_PREFIXES:
+        # The prefix whose rounded value stays under 1000 of it (999.96 k -> 1.000 M).
+        if abs(float(f"{x:.{digits - 1}e}")) >= scale:
+            return f"{number(x / scale, digits)} {prefix}{unit}"
+    return f"{number(x, digits)} {unit}".rstrip()
+
+
+# Units whose numbers read best with an SI prefix; every other unit gets separators.
+_SI_UNITS = frozenset({"FLOPs", "FLOP/s", "FLOP", "MACs", "B/s", "Hz"})
+
+
+def quantity(x: float | None, unit: str, digits: int = DIGITS) -> str:
+    """A measured value with its unit, styled for the unit: SI prefixes for FLOPs and
+    FLOP/s, binary prefixes for ``B`` (bytes), else thousands separators
+    (``19,280 samples/s``, ``1.234 ms``)."""
+    if x is None:
+        return MISSING
+    if unit == "B":
+        return human_bytes(int(x))
+    if unit in _SI_UNITS:
+        return si(x, unit, digits)
+    return f"{number(x, digits)} {unit}"
+
+
+def count(n: int | None, singular: str, plural: str | None = None) -> str:
+    """``1 layer``, ``2 layers``, ``1,024 samples``; ``plural`` for irregular words."""
+    if n is None:
+        return f"{MISSING} {plural or singular + 's'}"
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
+
+
+_RELATIONS: dict[str, Callable[[float, float], bool]] = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "≥": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    "≤": lambda a, b: a <= b,
+}
+
+
+def comparison(value: float, relation: str, threshold: float, digits: int = 3) -> str:
+    """``value relation threshold`` with the value given just enough significant digits
+    (from ``digits``, up to 8) that the printed number still stands in ``relation`` to the
+    threshold: 0.50001 > 0.5 -> ``0.50001 > 0.5``, never ``0.500 > 0.5``. The threshold, a
+    setting, prints as written (shortest form)."""
+    holds = _RELATIONS[relation]
+    text = number(value, digits)
+    for shown in range(digits, 9):
+        text = number(value, shown)
+        printed = _parse(text)
+        if printed is None or (
+            printed != threshold and holds(printed, threshold) == holds(value, threshold)
+        ):
+            break
+    return f"{text} {relation} {threshold:g}"
+
+
+def _parse(text: str) -> float | None:
+    """The value a ``number`` text reads as (None for ``NaN``, ``∞`` and exponents)."""
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
 
 
 def estimate(e: Estimate) -> str:
@@ -88,18 +211,18 @@ def ci(e: Estimate) -> str:
     return f"[{sig4(e.ci_low)}, {sig4(e.ci_high)}]"
 
 
-def percent(fraction: float | None) -> str:
-    """0.1234 -> ``12.3%``."""
+def percent(fraction: float | None, decimals: int = 1) -> str:
+    """0.1234 -> ``12.3%`` (``12%`` with ``decimals=0``)."""
     if fraction is None:
         return MISSING
-    return f"{fraction:.1%}"
+    return f"{fraction:.{decimals}%}"
 
 
 def ratio(numerator: float | None, denominator: float | None) -> str:
     """How many times ``denominator`` the ``numerator`` is: ``3.1×``; ``—`` for 0 or None."""
     if numerator is None or not denominator:
         return MISSING
-    return f"{numerator / denominator:.3g}×"
+    return f"{number(numerator / denominator, 3)}×"
 
 
 def or_dash(value: Any) -> Any:
@@ -139,7 +262,9 @@ def attribution_colour(value: float, scale: float) -> str:
     ``scale`` is 0)."""
     if not scale or not math.isfinite(value):
         return "rgba(0, 0, 0, 0)"
-    alpha = min(1.0, abs(value) / scale) * 0.85
+    # At most 0.6 opaque: dark text on the strongest red or blue keeps a contrast of
+    # 4.5:1 (WCAG AA), so the token or number in the cell stays readable.
+    alpha = min(1.0, abs(value) / scale) * 0.6
     rgb = "214, 39, 40" if value > 0 else "31, 119, 180"
     return f"rgba({rgb}, {alpha:.2f})"
 

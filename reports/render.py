@@ -12,9 +12,10 @@ the page carries Plotly's JavaScript once, inline in ``<head>``, only when it ha
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -28,6 +29,8 @@ from harness.core.text import UNSAFE_IN_TEXT, escape_character, visible
 from harness.reports import format as fmt
 from harness.reports.figures import explanations as explanation_views
 from harness.reports.findings import findings
+from harness.reports.summary import summary_cards
+from harness.reports.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -39,8 +42,12 @@ __all__ = [
     "figure_html",
     "plotly_js",
     "render_report",
+    "section_names",
     "template_environment",
+    "token_labels",
+    "token_text",
     "visible_html",
+    "with_token_text",
 ]
 
 _TEMPLATE = "report.html.j2"
@@ -49,6 +56,10 @@ _FILTERS = {
     "human_bytes": fmt.human_bytes,
     "thousands": fmt.thousands,
     "sig4": fmt.sig4,
+    "number": fmt.number,
+    "quantity": fmt.quantity,
+    "si": fmt.si,
+    "count": fmt.count,
     "or_dash": fmt.or_dash,
     "yes_no": fmt.yes_no,
     "plain": fmt.plain,
@@ -115,12 +126,16 @@ def _finalize(value: object) -> object:
     return value
 
 
-def render_report(result: AuditResult) -> str:
-    """The full HTML report for ``result``, as text; reads nothing but ``result``."""
+def render_report(result: AuditResult, vocabulary: Vocabulary | None = None) -> str:
+    """The full HTML report for ``result``, as text; reads nothing but ``result`` (and
+    ``vocabulary``, when given, to show token ids as strings)."""
     figures = {
         **efficiency_figures(result.efficiency),
         **explanations_figures(result.explanations),
-        **attention_figures(result.attention),
+        **attention_figures(
+            with_token_text(result.attention, vocabulary),
+            f"position:token ({vocabulary.source})" if vocabulary else "position:id",
+        ),
     }
     template = template_environment().get_template(_TEMPLATE)
     return template.render(
@@ -130,7 +145,66 @@ def render_report(result: AuditResult) -> str:
         figures=figures,
         plotly_js=plotly_js() if figures else None,
         findings=findings(result),
+        cards=summary_cards(result),
+        vocabulary=vocabulary,
+        token_labels=lambda sample: token_labels(sample, vocabulary),
+        section_names=section_names(result),
     )
+
+
+def token_text(token_id: int, vocabulary: Vocabulary | None) -> str:
+    """A token as the page shows it: its string from ``vocabulary``, else its id."""
+    text = vocabulary.text(token_id) if vocabulary is not None else None
+    return text if text is not None else str(token_id)
+
+
+def token_labels(sample: explanation_views.TokenSample, vocabulary: Vocabulary | None) -> list[str]:
+    """The shown tokens of one sample: strings (``vocabulary``), else ids; ``#position``
+    when the result holds no input ids (results written before inputs were kept)."""
+    if sample.token_ids is None:
+        return [f"#{position}" for position in sample.positions]
+    return [token_text(token_id, vocabulary) for token_id in sample.token_ids]
+
+
+def with_token_text(
+    section: AttentionSection | StageSection, vocabulary: Vocabulary | None
+) -> AttentionSection | StageSection:
+    """``section`` with its display labels ``position:id`` written ``position:token``."""
+    if vocabulary is None or not isinstance(section, AttentionSection):
+        return section
+    display = tuple(
+        dataclasses.replace(shown, tokens=tuple(_relabel(t, vocabulary) for t in shown.tokens))
+        for shown in section.display
+    )
+    return dataclasses.replace(section, display=display)
+
+
+def _relabel(label: str, vocabulary: Vocabulary) -> str:
+    position, _, token_id = label.partition(":")
+    if not token_id.lstrip("-").isdigit():
+        return label
+    return f"{position}:{token_text(int(token_id), vocabulary)}"
+
+
+_SECTION_NAMES = {
+    "findings": "Findings",
+    "model": "Model card",
+    "inputs": "Inputs",
+    "stages": "Stages",
+    "environment": "Environment",
+    "efficiency-work": "Efficiency: work per inference",
+}
+
+
+def section_names(result: AuditResult) -> dict[str, str]:
+    """Each section id a finding may point at -> the section's name as the page shows it."""
+    names = dict(_SECTION_NAMES)
+    for name in STAGE_NAMES:
+        names[f"stage-{name}"] = name.capitalize()
+    if isinstance(result.efficiency, EfficiencySection):
+        for index, run in enumerate(result.efficiency.runs):
+            names[f"efficiency-run{index}"] = f"Efficiency: {run.backend}/{run.device}"
+    return names
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -273,10 +347,12 @@ def efficiency_figures(section: EfficiencySection) -> dict[str, Markup]:
     return figures
 
 
-def attention_figures(section: AttentionSection) -> dict[str, Markup]:
+def attention_figures(
+    section: AttentionSection | StageSection, token_labels: str = "position:id"
+) -> dict[str, Markup]:
     """Every attention figure the section has data for, keyed ``attention-<name>``
-    (``attention-maps-<layer>`` per layer)."""
-    if section.status != "ok":
+    (``attention-maps-<layer>`` per layer); TOKEN_LABELS says how tokens are labelled."""
+    if not isinstance(section, AttentionSection) or section.status != "ok":
         return {}
     from harness.reports.figures import attention as figs
 
@@ -289,11 +365,12 @@ def attention_figures(section: AttentionSection) -> dict[str, Markup]:
             caption = (
                 f"Attention of layer {layer.index}, one heatmap per head: each row is a query "
                 "token, each column the key it attends to, colour the weight (rows sum to 1). "
-                f"Tokens are position:id, at most {limit} shown; the dropdown picks the sample. "
+                f"Tokens are {token_labels}, at most {limit} shown; the dropdown picks the "
+                "sample. "
                 "The per-head table gives each head's statistics."
             )
             figures[key] = figure_html(fig, div_id=key, caption=caption)
-    builders = {
+    builders: dict[str, tuple[Callable[[AttentionSection], go.Figure | None], str]] = {
         "attention-entropy": (
             figs.entropy_grid_figure,
             "Normalised entropy of every head (layers down, heads across): 1 spreads "
@@ -301,7 +378,7 @@ def attention_figures(section: AttentionSection) -> dict[str, Markup]:
             "table gives the same numbers.",
         ),
         "attention-rollout": (
-            figs.rollout_figure,
+            partial(figs.rollout_figure, token_labels=token_labels),
             "Attention rollout through every layer, per input token, read from the mean over "
             "the real query positions; ground-truth tokens in red when the task marks them. "
             "The dropdown picks the sample; the rollout table gives the numbers.",
@@ -326,18 +403,26 @@ def _attribution_view(section: ExplanationsSection) -> tuple[go.Figure | None, s
     shown = len(figs.displayed_samples(section))
     samples = f"{shown} sample{'s' if shown != 1 else ''}"
     if section.modality == "image":
+        shown_input = (
+            "the input each method explains in grey on the left (channels averaged), "
+            if section.inputs
+            else ""
+        )
         return figs.image_attributions_figure(section), (
-            f"Attribution maps of {samples} (rows) by each method (columns): red pushes the "
-            "target score up, blue down, each panel on its own scale centred at 0 and "
-            "spanning its largest |attribution|; channels are summed. The result does not "
-            "store the input images, so only the maps are shown. The scorecard says how far "
-            "each map can be trusted."
+            f"Attribution maps of {samples} (rows): {shown_input}each method's map beside it "
+            "(channels summed). Red pushes the target score up, blue down; all maps of a "
+            "sample share one colour scale, centred at 0 and spanning that sample's largest "
+            "|attribution| over every method, with its colour bar on the right. The scorecard "
+            "says how far each map can be trusted."
         )
     if section.modality == "vector":
         return figs.vector_attributions_figure(section), (
             f"Attribution of each input feature by each method, one panel per sample "
-            f"({samples}): bars above 0 push the target score up, below 0 down. The result "
-            "JSON holds the values; the scorecard says how far each can be trusted."
+            f"({samples}): bars above 0 push the target score up, below 0 down, on one "
+            "attribution axis per sample, symmetric about 0"
+            + (", with the input's values as a line (right axis)" if section.inputs else "")
+            + ". The result JSON holds the values; the scorecard says how far each can be "
+            "trusted."
         )
     return None, ""
 

@@ -28,12 +28,21 @@ def run(args: argparse.Namespace) -> int:
     from harness.commands.terminal import Terminal
     from harness.core.config import resolve_config
     from harness.pipeline import audit
+    from harness.reports.vocabulary import load_vocabulary
 
     config_file = Path(args.config) if args.config else None
     config = resolve_config(args.model, _flag_settings(args), config_file, Path.cwd())
+    # A bad --vocab is refused now, not after minutes of measuring.
+    vocabulary = load_vocabulary(Path(args.vocab)) if getattr(args, "vocab", None) else None
     terminal = Terminal(quiet=config.quiet)
     try:
-        result, out = audit(config, terminal.progress, command=_command_line(args.argv))
+        result, out = audit(
+            config,
+            terminal.progress,
+            command=_command_line(args.argv),
+            vocabulary=vocabulary,
+            stage_progress=terminal.stage_progress,
+        )
     except KeyboardInterrupt as exc:
         # The output appears in one swap that signals cannot split; the pipeline notes on
         # the exception when the swap was done before the signal took effect.

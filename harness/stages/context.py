@@ -1,11 +1,13 @@
-"""What every stage receives: the config, the loaded model, its summary, the inputs fed."""
+"""What every stage receives: the config, the loaded model, its summary, the inputs fed,
+and where to say how far it is (``harness.core.progress``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.core.config import AuditConfig
 from harness.core.model import LoadedModel
+from harness.core.progress import SILENT, StageProgress
 from harness.core.result import ModelSummary
 from harness.intake.inputs import ResolvedInputs
 from harness.runtime.device import Device
@@ -20,3 +22,4 @@ class AuditContext:
     summary: ModelSummary
     inputs: ResolvedInputs
     device: Device
+    progress: StageProgress = field(default=SILENT, compare=False)

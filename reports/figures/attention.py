@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harness.core.attention import AttentionSection, DisplayMaps
+from harness.reports import format as fmt
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -44,13 +45,31 @@ def _layout(fig: go.Figure, **layout: Any) -> go.Figure:
     return fig
 
 
-def _sample_menu(labels: list[str], restyles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A dropdown over the display samples; each button restyles every trace."""
+MENU_PX = 40  # the band above the plots that holds the sample dropdown, and nothing else
+
+
+def _sample_menu(
+    labels: list[str], restyles: list[dict[str, Any]], height: int, top: int, bottom: int
+) -> list[dict[str, Any]]:
+    """A dropdown over the display samples; each button restyles every trace. It sits at
+    the top of a figure ``height`` px tall with margins ``top`` and ``bottom``, in its own
+    band of ``MENU_PX`` above the subplot titles, so that it never covers a title
+    ("head 0"). Plotly places menus in plot-area fractions, so the band is converted."""
+    plot_px = max(1, height - top - bottom)
     buttons = [
         {"label": label, "method": "restyle", "args": [restyle]}
         for label, restyle in zip(labels, restyles, strict=True)
     ]
-    return [{"buttons": buttons, "direction": "down", "x": 0, "xanchor": "left", "y": 1.12}]
+    return [
+        {
+            "buttons": buttons,
+            "direction": "down",
+            "x": 0,
+            "xanchor": "left",
+            "y": 1 + (top - 4) / plot_px,
+            "yanchor": "top",
+        }
+    ]
 
 
 def _sample_label(shown: DisplayMaps) -> str:
@@ -97,8 +116,17 @@ def layer_maps_figure(section: AttentionSection, layer: int) -> go.Figure | None
             row=head // cols + 1,
             col=head % cols + 1,
         )
-    fig.update_yaxes(autorange="reversed", type="category", tickfont={"size": 9})
-    fig.update_xaxes(type="category", tickfont={"size": 9}, tickangle=-90)
+    # Every head of a layer has the same tokens: query labels on the first column only,
+    # so long tokens never run into the panel to their left; margins grow to fit labels
+    # and titles (automargin) instead of letting them overlap.
+    fig.update_yaxes(autorange="reversed", type="category", tickfont={"size": 9}, automargin=True)
+    fig.update_xaxes(type="category", tickfont={"size": 9}, tickangle=-90, automargin=True)
+    for r in range(1, rows + 1):  # one axis title per row and column edge, not per panel
+        fig.update_yaxes(title={"text": "query token", "font": {"size": 11}}, row=r, col=1)
+        for c in range(2, cols + 1):
+            fig.update_yaxes(showticklabels=False, row=r, col=c)
+    for c in range(1, cols + 1):
+        fig.update_xaxes(title={"text": "key token", "font": {"size": 11}}, row=rows, col=c)
     restyles = [
         {
             "z": [list(d.maps[layer][h]) for h in range(heads)],
@@ -107,8 +135,11 @@ def layer_maps_figure(section: AttentionSection, layer: int) -> go.Figure | None
         }
         for d in shown
     ]
-    menu = _sample_menu([_sample_label(d) for d in shown], restyles) if len(shown) > 1 else []
-    return _layout(fig, height=80 + PANEL_PX * rows, margin={"t": 80}, updatemenus=menu)
+    top = 40 + (MENU_PX if len(shown) > 1 else 0)  # subplot titles, the menu's band above
+    height = top + 60 + PANEL_PX * rows
+    labels = [_sample_label(d) for d in shown]
+    menu = _sample_menu(labels, restyles, height, top, 60) if len(shown) > 1 else []
+    return _layout(fig, height=height, margin={"t": top}, updatemenus=menu)
 
 
 # --- per-head statistics ------------------------------------------------------------------
@@ -123,7 +154,7 @@ def entropy_grid_figure(section: AttentionSection) -> go.Figure | None:
         return None
     width = max(len(layer.head_stats) for layer in layers)
     z = [_padded([h.entropy for h in layer.head_stats], width) for layer in layers]
-    text = [["" if v is None else f"{v:.2f}" for v in row] for row in z]
+    text = [["" if v is None else fmt.number(v, 2) for v in row] for row in z]
     trace = go.Heatmap(
         z=z,
         x=[f"head {h}" for h in range(width)],
@@ -137,8 +168,13 @@ def entropy_grid_figure(section: AttentionSection) -> go.Figure | None:
         hovertemplate="%{y}, %{x}: entropy %{z:.3f}<extra></extra>",
     )
     fig = go.Figure(data=[trace])
-    height = max(HEIGHT_PX // 2, 80 + 40 * len(layers))
-    return _layout(fig, height=height, yaxis={"autorange": "reversed", "type": "category"})
+    height = max(HEIGHT_PX // 2, 100 + 40 * len(layers))
+    return _layout(
+        fig,
+        height=height,
+        xaxis={"title": {"text": "attention head"}},
+        yaxis={"autorange": "reversed", "type": "category", "title": {"text": "layer"}},
+    )
 
 
 def _padded(values: list[float], width: int) -> list[float | None]:
@@ -172,7 +208,9 @@ def head_importance_figure(section: AttentionSection) -> go.Figure | None:
 # --- rollout ------------------------------------------------------------------------------
 
 
-def rollout_figure(section: AttentionSection) -> go.Figure | None:
+def rollout_figure(
+    section: AttentionSection, token_labels: str = "position:id"
+) -> go.Figure | None:
     """Per-token rollout of the display samples; ground-truth tokens red when marked."""
     import plotly.graph_objects as go
 
@@ -195,12 +233,19 @@ def rollout_figure(section: AttentionSection) -> go.Figure | None:
         {"x": [list(d.tokens)], "y": [list(d.rollout or ())], "marker.color": [colours(d)]}
         for d in shown
     ]
-    menu = _sample_menu([_sample_label(d) for d in shown], restyles) if len(shown) > 1 else []
+    top = 20 + (MENU_PX if len(shown) > 1 else 0)
+    labels = [_sample_label(d) for d in shown]
+    menu = _sample_menu(labels, restyles, HEIGHT_PX, top, 60) if len(shown) > 1 else []
     fig = go.Figure(data=[trace])
     return _layout(
         fig,
-        margin={"t": 60},
-        xaxis={"title": {"text": "token (position:id)"}, "type": "category", "tickangle": -90},
+        margin={"t": top},
+        xaxis={
+            "title": {"text": f"token ({token_labels})"},
+            "type": "category",
+            "tickangle": -90,
+            "automargin": True,
+        },
         yaxis={"title": {"text": "rollout share"}, "rangemode": "tozero"},
         updatemenus=menu,
     )

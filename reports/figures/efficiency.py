@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.core.efficiency import BackendRun, Estimate, OpFlops, OpTime, Work
+from harness.reports import format as fmt
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -125,7 +126,7 @@ def latency_histogram_figure(run: BackendRun) -> go.Figure | None:
             y=[0, top],
             mode="lines",
             line={"dash": "dash"},
-            name=f"{name} = {estimate.value:.4g} ms",
+            name=f"{name} = {fmt.quantity(estimate.value, 'ms')}",
             hoverinfo="skip",
         )
         for name in ("p50", "p99")
@@ -246,7 +247,7 @@ def memory_figure(run: BackendRun) -> go.Figure | None:
         name=_label(run),
         hovertemplate="%{x}: %{y:.4g} MiB<extra></extra>",
     )
-    return axes_figure(trace, x_title="", y_title="memory (MiB)")
+    return axes_figure(trace, x_title="what is measured", y_title="memory (MiB)")
 
 
 def cold_start_figure(run: BackendRun) -> go.Figure | None:
@@ -268,7 +269,12 @@ def cold_start_figure(run: BackendRun) -> go.Figure | None:
         name=_label(run),
         hovertemplate="%{x}: %{y:.4g} ms<extra></extra>",
     )
-    return axes_figure(trace, x_title="", y_title="time (ms, log scale)", yaxis_type="log")
+    return axes_figure(
+        trace,
+        x_title="phase of the first inference",
+        y_title="time (ms, log scale)",
+        yaxis_type="log",
+    )
 
 
 # --- where time and work go -------------------------------------------------------------------
@@ -343,10 +349,11 @@ def roofline_figure(run: BackendRun) -> go.Figure | None:
     x = np.geomspace(min(positive) / 10, max(positive) * 10, 200)
     if roof.bandwidth_gbs:
         roof_y = np.minimum(roof.peak_gflops, roof.bandwidth_gbs * x)
-        roof_name = f"roof: {roof.bandwidth_gbs:.4g} GB/s, {roof.peak_gflops:.4g} GFLOP/s"
+        peak = fmt.si(roof.peak_gflops * 1e9, "FLOP/s")
+        roof_name = f"roof: {fmt.number(roof.bandwidth_gbs)} GB/s, {peak}"
     else:
         roof_y = np.full_like(x, roof.peak_gflops)
-        roof_name = f"compute roof: {roof.peak_gflops:.4g} GFLOP/s"
+        roof_name = f"compute roof: {fmt.si(roof.peak_gflops * 1e9, 'FLOP/s')}"
     roof_line = go.Scatter(
         x=x, y=roof_y, mode="lines", name=roof_name, hoverinfo="skip", line={"dash": "dash"}
     )
@@ -355,7 +362,7 @@ def roofline_figure(run: BackendRun) -> go.Figure | None:
         y=[roof.achieved_gflops],
         mode="markers",
         marker={"size": 12},
-        name=f"{_label(run)}: {roof.achieved_gflops:.4g} GFLOP/s",
+        name=f"{_label(run)}: {fmt.si(roof.achieved_gflops * 1e9, 'FLOP/s')}",
         hovertemplate="%{x:.4g} FLOP/byte, %{y:.4g} GFLOP/s<extra></extra>",
     )
     return axes_figure(

@@ -24,7 +24,9 @@ from harness.core.explanations import (
     MethodResult,
     MetricScore,
     SampleAttribution,
+    SampleInput,
 )
+from harness.reports import format as fmt
 from harness.reports.format import rank_shade
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ __all__ = [
     "displayed_samples",
     "ground_truth_figure",
     "image_attributions_figure",
+    "sample_scale",
     "sanity_figure",
     "scorecard",
     "token_table",
@@ -129,60 +132,134 @@ def _attribution(method: MethodResult, sample_index: int) -> SampleAttribution |
     return next((a for a in method.attributions if a.sample_index == sample_index), None)
 
 
+def _input(section: ExplanationsSection, sample_index: int) -> SampleInput | None:
+    return next((s for s in section.inputs if s.sample_index == sample_index), None)
+
+
+def sample_scale(methods: Sequence[MethodResult], sample_index: int) -> float:
+    """The largest |attribution| of one sample over every method: the one symmetric colour
+    scale, [-scale, scale], all of that sample's panels share (0 when all are 0)."""
+    import numpy as np
+
+    scale = 0.0
+    for method in methods:
+        sample = _attribution(method, sample_index)
+        if sample is not None and sample.values:
+            scale = max(scale, float(np.nanmax(np.abs(np.asarray(sample.values)))))
+    return scale
+
+
+def _input_title(shown: SampleInput | None, sample_index: int) -> str:
+    label = f", label {shown.label}" if shown is not None and shown.label is not None else ""
+    return f"sample {sample_index}{label}"
+
+
 def image_attributions_figure(section: ExplanationsSection) -> go.Figure | None:
-    """Attribution maps as heatmaps: rows the display samples, columns the methods; each
-    panel on a diverging scale centred at 0 and spanning its own largest |value|."""
+    """Each display sample's input image (grey, when the result holds it) beside its
+    attribution maps, one row per sample and one column per method. All maps of a sample
+    share one diverging colour scale, symmetric about 0 and spanning that sample's largest
+    |attribution| over every method, with its colour bar at the row's end."""
     samples, methods = _grid(section)
     if not samples or not methods:
         return None
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    rows, cols = len(samples), len(methods)
-    titles = [f"{_text(m.name)} · sample {s}" for s in samples for m in methods]
+    with_input = any(_input(section, s) is not None for s in samples)
+    lead = 1 if with_input else 0
+    rows, cols = len(samples), len(methods) + lead
+    titles = (["input"] if with_input else []) + [_text(m.name) for m in methods]
+    spacing = 0.1 / rows
     fig = make_subplots(
         rows=rows,
         cols=cols,
-        subplot_titles=titles,
-        horizontal_spacing=0.02 if cols > 1 else 0.0,
-        vertical_spacing=0.08 / rows,
+        column_titles=titles,
+        horizontal_spacing=0.025,
+        vertical_spacing=spacing,
     )
+    row_height = (1 - spacing * (rows - 1)) / rows
     for r, sample_index in enumerate(samples):
+        shown = _input(section, sample_index)
+        if with_input and shown is not None and shown.values:
+            fig.add_trace(
+                go.Heatmap(
+                    z=_as_image(_input_map(shown)),
+                    colorscale="Greys",
+                    reversescale=True,
+                    showscale=False,
+                    name="input",
+                    hovertemplate="row %{y}, column %{x}: input %{z:.3g}<extra></extra>",
+                ),
+                row=r + 1,
+                col=1,
+            )
+        scale = sample_scale(methods, sample_index) or 1.0
+        axis = f"coloraxis{r + 1 if r else ''}"
+        top = 1 - r * (row_height + spacing)
+        fig.update_layout(
+            {
+                axis: {
+                    "colorscale": _DIVERGING,
+                    "cmin": -scale,
+                    "cmid": 0.0,
+                    "cmax": scale,
+                    "colorbar": {
+                        "title": {"text": "attribution", "side": "right"},
+                        "len": row_height,
+                        "lenmode": "fraction",
+                        "y": top - row_height / 2,
+                        "thickness": 12,
+                        "tickformat": ".2~g",
+                        "exponentformat": "power",
+                    },
+                }
+            }
+        )
         for c, method in enumerate(methods):
             sample = _attribution(method, sample_index)
             if sample is None:
                 continue
-            z = _as_image(attribution_map(sample))
             fig.add_trace(
                 go.Heatmap(
-                    z=z,
-                    zmid=0.0,
-                    colorscale=_DIVERGING,
-                    showscale=False,
+                    z=_as_image(attribution_map(sample)),
+                    coloraxis=axis,
                     name=_text(method.name),
                     hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>",
                 ),
                 row=r + 1,
-                col=c + 1,
+                col=c + 1 + lead,
             )
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
+        fig.update_yaxes(
+            title={"text": _input_title(shown, sample_index), "font": {"size": 12}},
+            row=r + 1,
+            col=1,
+        )
+    bare = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
+    fig.update_xaxes(constrain="domain", **bare)
+    fig.update_yaxes(autorange="reversed", **bare)
     for index in range(1, rows * cols + 1):  # square pixels: each y axis scaled to its x
         suffix = str(index) if index > 1 else ""
         fig.update_layout({f"yaxis{suffix}": {"scaleanchor": f"x{suffix}"}})
-    fig.update_annotations(font={"size": 10})
     height, width = _as_image(attribution_map(methods[0].attributions[0])).shape
-    panel = min(PANEL_PX, max(80, PAGE_PX / cols * height / width))
+    panel = min(PANEL_PX, max(140, PAGE_PX / cols * height / width))
     return _layout(
         fig,
-        height=40 + (panel + 30) * rows,
-        margin={"l": 20, "r": 20, "t": 40, "b": 20},
+        height=60 + (panel + 30) * rows,
+        margin={"l": 40, "r": 20, "t": 50, "b": 20},
         showlegend=False,
     )
 
 
+def _input_map(shown: SampleInput) -> np.ndarray:
+    import numpy as np
+
+    return np.asarray(shown.values, dtype=np.float64).reshape(shown.shape)
+
+
 def vector_attributions_figure(section: ExplanationsSection) -> go.Figure | None:
-    """Grouped bars: one group per input feature, one bar per method; a panel per sample."""
+    """One panel per display sample: each method's attribution of every input feature as
+    bars (one shared attribution axis, symmetric about 0, so methods compare), and the
+    input itself as a line on a second axis, when the result holds it."""
     samples, methods = _grid(section)
     if not samples or not methods:
         return None
@@ -192,11 +269,13 @@ def vector_attributions_figure(section: ExplanationsSection) -> go.Figure | None
     fig = make_subplots(
         rows=len(samples),
         cols=1,
-        subplot_titles=[f"sample {s}" for s in samples],
-        vertical_spacing=0.12 / len(samples),
+        subplot_titles=[_input_title(_input(section, s), s) for s in samples],
+        vertical_spacing=0.3 / len(samples),
+        specs=[[{"secondary_y": True}] for _ in samples],
     )
     features = 0
     for r, sample_index in enumerate(samples):
+        scale = sample_scale(methods, sample_index) or 1.0
         for c, method in enumerate(methods):
             sample = _attribution(method, sample_index)
             if sample is None:
@@ -216,15 +295,43 @@ def vector_attributions_figure(section: ExplanationsSection) -> go.Figure | None
                 row=r + 1,
                 col=1,
             )
-    fig.update_xaxes(title={"text": "input feature"}, dtick=1 if features <= 32 else None)
-    fig.update_yaxes(title={"text": "attribution"}, zeroline=True)
-    return _layout(fig, barmode="group", height=80 + 260 * len(samples), showlegend=True)
+        shown = _input(section, sample_index)
+        if shown is not None and shown.values:
+            fig.add_trace(
+                go.Scatter(
+                    x=list(range(len(shown.values))),
+                    y=list(shown.values),
+                    mode="lines+markers",
+                    name="input value",
+                    legendgroup="input",
+                    showlegend=r == 0,
+                    line={"color": "#1f2328", "width": 1.5},
+                    marker={"size": 4},
+                    hovertemplate="feature %{x}: input %{y:.4g}<extra></extra>",
+                ),
+                row=r + 1,
+                col=1,
+                secondary_y=True,
+            )
+            fig.update_yaxes(
+                title={"text": "input value"}, secondary_y=True, showgrid=False, row=r + 1, col=1
+            )
+        fig.update_yaxes(range=[-scale * 1.05, scale * 1.05], row=r + 1, col=1, secondary_y=False)
+    fig.update_xaxes(title={"text": "input feature (index)"}, dtick=1 if features <= 32 else None)
+    fig.update_yaxes(title={"text": "attribution"}, zeroline=True, secondary_y=False)
+    return _layout(
+        fig,
+        barmode="group",
+        height=120 + 300 * len(samples),
+        showlegend=True,
+        legend={"orientation": "h", "y": 0.99, "yanchor": "top", "x": 0, "yref": "container"},
+        margin={"l": 70, "r": 70, "t": 90, "b": 60},
+    )
 
 
 @dataclass(frozen=True)
 class TokenRow:
     method: str
-    scale: float  # largest |value| of the row: its colours span [-scale, scale]
     values: tuple[float, ...]  # one per shown position
 
 
@@ -234,12 +341,26 @@ class TokenSample:
     target: int
     total_tokens: int
     positions: tuple[int, ...]  # the first TOKEN_LIMIT
+    token_ids: tuple[int, ...] | None  # the input's ids at those positions, when stored
+    label: int | None  # the task's label, when the samples come from a task
+    scale: float  # largest |value| over every row: all rows span [-scale, scale]
     rows: tuple[TokenRow, ...]
+
+
+def _token_ids(shown: SampleInput | None, width: int) -> tuple[int, ...] | None:
+    """The shown input's token ids, when it holds one integer per position (not, say,
+    embeddings: those have a trailing axis and label nothing)."""
+    if shown is None or len(shown.shape) != 1 or len(shown.values) < width:
+        return None
+    if any(v != round(v) for v in shown.values[:width]):
+        return None
+    return tuple(round(v) for v in shown.values[:width])
 
 
 def token_table(section: ExplanationsSection) -> tuple[TokenSample, ...] | None:
     """Per display sample, one row per method with one value per token position (trailing
-    embedding axes summed), for the token-highlight table; None without attributions."""
+    embedding axes summed), for the token-highlight table; every row of a sample on one
+    colour scale; None without attributions."""
     samples, methods = _grid(section)
     if not samples or not methods:
         return None
@@ -252,11 +373,22 @@ def token_table(section: ExplanationsSection) -> tuple[TokenSample, ...] | None:
                 continue
             values = _per_token(attribution_map(sample))
             total, target = int(values.size), sample.target
-            shown = tuple(float(v) for v in values[:TOKEN_LIMIT])
-            scale = max((abs(v) for v in shown), default=0.0)
-            rows.append(TokenRow(method.name, scale, shown))
+            rows.append(TokenRow(method.name, tuple(float(v) for v in values[:TOKEN_LIMIT])))
         width = max(len(row.values) for row in rows)
-        out.append(TokenSample(sample_index, target, total, tuple(range(width)), tuple(rows)))
+        scale = max((abs(v) for row in rows for v in row.values), default=0.0)
+        shown = _input(section, sample_index)
+        out.append(
+            TokenSample(
+                sample_index,
+                target,
+                total,
+                tuple(range(width)),
+                _token_ids(shown, width),
+                shown.label if shown is not None else None,
+                scale,
+                tuple(rows),
+            )
+        )
     return tuple(out)
 
 
@@ -279,7 +411,7 @@ def curve_figure(
                         x=list(curve.fractions),
                         y=list(curve.scores),
                         mode="lines",
-                        name=f"{_text(method.name)} (AUC {curve.auc:.3g})",
+                        name=f"{_text(method.name)} (AUC {fmt.number(curve.auc, 3)})",
                         line={"color": _colour(index)},
                         hovertemplate="%{x:.0%} → %{y:.3g}",  # the trace name beside
                     )
@@ -294,7 +426,7 @@ def curve_figure(
                     x=list(curve.fractions),
                     y=list(curve.scores),
                     mode="lines",
-                    name=f"random baseline (AUC {curve.auc:.3g})",
+                    name=f"random baseline (AUC {fmt.number(curve.auc, 3)})",
                     line={"color": _RANDOM_COLOUR, "dash": "dash"},
                     hovertemplate="%{x:.0%} → %{y:.3g}",
                 )
@@ -337,8 +469,18 @@ def agreement_figure(section: ExplanationsSection) -> go.Figure | None:
     return _layout(
         go.Figure(data=[trace]),
         height=size,
-        xaxis={"type": "category", "tickangle": -45},
-        yaxis={"type": "category", "autorange": "reversed"},
+        xaxis={
+            "type": "category",
+            "tickangle": -45,
+            "title": {"text": "method"},
+            "automargin": True,
+        },
+        yaxis={
+            "type": "category",
+            "autorange": "reversed",
+            "title": {"text": "method"},
+            "automargin": True,
+        },
         margin={"l": 140, "r": 20, "t": 20, "b": 140},
     )
 
@@ -364,7 +506,7 @@ def ground_truth_figure(section: ExplanationsSection) -> go.Figure | None:
         fig.add_hline(
             y=level,
             line={"color": _RANDOM_COLOUR, "dash": "dash"},
-            annotation_text=f"random baseline {level:.3f}",
+            annotation_text=f"random baseline {fmt.number(level, 3)}",
             annotation_position="top left",
         )
     return _layout(
@@ -405,7 +547,7 @@ def sanity_figure(section: ExplanationsSection) -> go.Figure | None:
         fig.add_hline(
             y=threshold,
             line={"color": "#cf222e", "dash": "dash"},
-            annotation_text=f"threshold {threshold:.3g}",
+            annotation_text=f"threshold {threshold:g}",
             annotation_position="bottom right",
         )
     return _layout(

@@ -12,6 +12,7 @@ import pytest
 
 from harness.cli import main as harness_main
 from tests.browser.report_probe import PageReport, ReportProbe
+from tests.browser.results import slower
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,25 +46,6 @@ def test_audit_report_renders_offline_with_every_figure(
 
     assert_healthy(report)
     assert_screenshot(probe, screenshot_dir / "report-cnn.png")
-
-
-def scaled(value: Any, factor: float) -> Any:
-    if isinstance(value, dict):
-        return {key: scaled(item, factor) for key, item in value.items()}
-    if isinstance(value, list):
-        return [scaled(item, factor) for item in value]
-    # Times are floats; the counts beside them (min_samples) stay ints, untouched.
-    return value * factor if isinstance(value, float) else value
-
-
-def slower(result: dict[str, Any], factor: float) -> dict[str, Any]:
-    """``result`` as if every timed call had taken ``factor`` times as long, so that the
-    comparison has two different latency distributions to draw."""
-    for run in result["efficiency"]["runs"]:
-        latency = run["latency"]
-        for key in [key for key in latency if key.endswith("_ms")]:
-            latency[key] = scaled(latency[key], factor)
-    return result
 
 
 def test_compare_report_renders_offline_with_every_figure(

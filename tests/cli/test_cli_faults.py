@@ -209,7 +209,7 @@ def test_a_huge_argparse_error_is_one_bounded_line(capsys):
 def test_os_limits_while_writing_are_usage_errors(
     model, tmp_path, capsys, monkeypatch, number, needle
 ):
-    def failing_writer(result: object, folder: Path) -> None:
+    def failing_writer(result: object, folder: Path, *_: object) -> None:
         (folder / "result.json").write_text("{")  # half-written when the disk fills
         raise OSError(number, os.strerror(number), str(folder / "report.html"))
 
@@ -221,7 +221,7 @@ def test_os_limits_while_writing_are_usage_errors(
 
 
 def test_other_os_errors_stay_internal_errors(model, tmp_path, capsys, monkeypatch):
-    def failing_writer(result: object, folder: Path) -> None:
+    def failing_writer(result: object, folder: Path, *_: object) -> None:
         raise OSError(errno.EBADF, os.strerror(errno.EBADF))
 
     monkeypatch.setattr(pipeline_module, "write_outputs", failing_writer)
@@ -254,7 +254,7 @@ def test_running_out_of_memory_is_a_usage_error(model, tmp_path, capsys, monkeyp
 def raise_during(monkeypatch: pytest.MonkeyPatch, signum: int) -> None:
     """Deliver SIGNUM from inside the write step, after result.json is on disk."""
 
-    def signalled_writer(result: object, folder: Path) -> None:
+    def signalled_writer(result: object, folder: Path, *_: object) -> None:
         (folder / "result.json").write_text("{}")
         # Guard: with the default SIGTERM action this would kill the test run itself.
         assert signal.getsignal(signum) is not signal.SIG_DFL
@@ -304,8 +304,8 @@ from harness.cli import main
 
 real_write = pipeline.write_outputs
 
-def write_then_wait(result, folder):
-    real_write(result, folder)
+def write_then_wait(result, folder, *rest):
+    real_write(result, folder, *rest)
     print("WRITING", flush=True)
     time.sleep(600)
 

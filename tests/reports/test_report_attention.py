@@ -67,7 +67,7 @@ def test_model_provided_names_are_escaped_and_kept_out_of_figures(
 
 
 def test_every_figure_has_its_numbers_in_a_table(page: str) -> None:
-    assert "Checks per layer" in page and "max diff 1.7e-07" in page
+    assert "Checks per layer" in page and "max diff 1.7×10⁻⁷" in page
     assert '<td class="num">0.42</td>' in page  # entropy of layer 0, head 0
     assert "Rollout of sample 0" in page and "relevant" in page
     assert "Head importance" in page and "dominant" in page and "redundant" in page

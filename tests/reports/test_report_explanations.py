@@ -18,14 +18,16 @@ from harness.core.explanations import (
     MethodResult,
     MetricScore,
     SampleAttribution,
+    SampleInput,
     SanityCheck,
 )
 from harness.core.result import StageSection
 from harness.core.twin import ConversionReport, OutputParity, ParityCheck, PreparationStep
 from harness.reports import render_report
 from harness.reports.figures import explanations as figs
-from harness.reports.format import arrow, attribution_colour, rank_shade, sig4
+from harness.reports.format import arrow, attribution_colour, number, rank_shade
 from harness.reports.render import explanations_figures
+from harness.reports.vocabulary import load_vocabulary
 from tests.reports.test_report_render import StructureChecker, make_result, section
 
 HOSTILE = "<script>alert(1)</script>"
@@ -206,7 +208,7 @@ def test_summary_line_and_conversion(own: str, modality: str) -> None:
     assert "internal_batch_size: <code>16</code>" in own
     assert "perturbations_per_eval: <code>8</code>" in own
     assert "ONNX-to-PyTorch conversion" in own
-    assert "rtol = 0.001, atol = 1e-05" in own
+    assert "rtol = 0.001, atol = 1×10⁻⁵" in own
     assert "<code>pixel_values=1x3x4x5</code>" in own
     assert "<code>fold_constants</code>" in own
     assert "<code>Gelu-20</code>" in own
@@ -216,7 +218,7 @@ def test_summary_line_and_conversion(own: str, modality: str) -> None:
 
 
 def scorecard_html(own: str) -> str:
-    start = own.index('<table class="scorecard">')
+    start = own.index('<table class="scorecard"')
     return own[start : own.index("</table>", start)]
 
 
@@ -281,18 +283,61 @@ def test_method_parameters_are_folded(own: str) -> None:
 def test_token_table_cells_are_present_and_coloured() -> None:
     sec = make_section("tokens")
     own = section(render_report(make_result(explanations=sec)), "stage-explanations")
-    assert own.count('<table class="tokens">') == 2  # samples 0 and 3
+    assert own.count('<table class="tokens"') == 2  # samples 0 and 3
     for sample in (0, 3):
         assert f"<strong>Sample {sample}</strong>" in own
+    # One colour scale per sample, across methods: the largest |value| of any of them
+    # (the third method's values are three times the first's).
     values = sec.methods[0].attributions[0].values
-    scale = max(abs(v) for v in values)
+    scale = max(abs(v) for m in sec.methods[:3] for v in m.attributions[0].values)
+    assert scale == pytest.approx(3 * max(abs(v) for v in values))
     for position, value in enumerate(values):
+        # No input ids stored in this section: tokens are labelled by their positions.
         cell = (
-            f'<td class="num" style="background: {attribution_colour(value, scale)}" '
-            f'title="position {position}: {sig4(value)}">{position}</td>'
+            f'<td class="token" style="background: {attribution_colour(value, scale)}" '
+            f'title="position {position}, #{position}: {number(value)}">#{position}</td>'
         )
         assert cell in own
+    assert f"−{number(scale)}" in own and f"+{number(scale)}" in own  # the colour bar
     assert f'<th scope="row">{escape(HOSTILE)}</th>' in own
+
+
+def token_section() -> ExplanationsSection:
+    ids = (101, 7, 2, 102, 0, 0)
+    shown = SampleInput(0, (6,), tuple(float(i) for i in ids), (6,), label=1)
+    return make_section("tokens", inputs=(shown,))
+
+
+def test_token_ids_are_shown_when_the_result_holds_the_input() -> None:
+    own = section(render_report(make_result(explanations=token_section())), "stage-explanations")
+    assert ">101</td>" in own and ">102</td>" in own and ", label 1" in own
+    assert "give <code>--vocab FILE</code> for their strings" in own
+
+
+def test_an_input_that_is_not_token_ids_labels_tokens_by_position() -> None:
+    embeddings = SampleInput(0, (6, 2), tuple(0.5 * i for i in range(12)), (6, 2))
+    sec = make_section("tokens", inputs=(embeddings,))
+    table = figs.token_table(sec)
+    assert table is not None and table[0].token_ids is None
+    own = section(render_report(make_result(explanations=sec)), "stage-explanations")
+    assert ">#0</td>" in own and ">#5</td>" in own
+
+
+def test_a_vocabulary_turns_token_ids_into_strings(tmp_path) -> None:
+    path = tmp_path / "vocab.txt"
+    lines = ["[PAD]", "", "the", "<b>", "", "", "", "cat"] + [f"t{i}" for i in range(8, 103)]
+    lines[101], lines[102] = "[CLS]", "[SEP]"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    vocabulary = load_vocabulary(path)
+    assert vocabulary.text(7) == "cat" and vocabulary.text(5000) is None
+
+    html = render_report(make_result(explanations=token_section()), vocabulary)
+
+    own = section(html, "stage-explanations")
+    for token in ("[CLS]", "cat", "the", "[SEP]", "[PAD]"):
+        assert f">{token}</td>" in own
+    assert "&lt;b&gt;" not in own  # id 3 is not in the sample; nothing else leaks in
+    assert "strings from <code>vocab.txt</code>" in own
 
 
 def test_token_table_is_cut_at_the_limit() -> None:
@@ -301,7 +346,7 @@ def test_token_table_is_cut_at_the_limit() -> None:
     table = figs.token_table(sec)
     assert table is not None and len(table[0].positions) == figs.TOKEN_LIMIT
     assert table[0].total_tokens == 300
-    assert table[0].rows[0].scale == figs.TOKEN_LIMIT - 1
+    assert table[0].scale == figs.TOKEN_LIMIT - 1
     own = section(render_report(make_result(explanations=sec)), "stage-explanations")
     assert f"(first {figs.TOKEN_LIMIT} of 300 tokens)" in own
 
@@ -346,12 +391,39 @@ def test_image_heatmaps_hold_the_reshaped_values() -> None:
     first = sec.methods[0].attributions[0]
     expected = np.asarray(first.values).reshape(first.shape)
     np.testing.assert_array_equal(np.asarray(fig.data[0].z), expected)
-    assert fig.data[0].zmid == 0
     last = sec.methods[2].attributions[1]
     np.testing.assert_array_equal(
         np.asarray(fig.data[-1].z), np.asarray(last.values).reshape(last.shape)
     )
-    assert fig.layout.annotations[2].text == f"{escape(HOSTILE)} · sample 0"
+    # Column titles name the methods once; rows are labelled by their sample.
+    assert [a.text for a in fig.layout.annotations] == [escape(m) for m in METHODS]
+    assert fig.layout.yaxis.title.text == "sample 0"
+
+
+def test_image_maps_of_a_sample_share_one_symmetric_scale() -> None:
+    sec = make_section("image")
+    fig = figs.image_attributions_figure(sec)
+    assert fig is not None
+    for row in range(2):  # samples 0 and 3
+        axis = fig.layout[f"coloraxis{row + 1 if row else ''}"]
+        largest = max(abs(v) for m in sec.methods[:3] for v in m.attributions[row].values)
+        assert (axis.cmin, axis.cmid, axis.cmax) == (-largest, 0.0, largest)
+        assert axis.colorbar.title.text == "attribution"
+        traces = [t for t in fig.data if t.coloraxis == f"coloraxis{row + 1 if row else ''}"]
+        assert len(traces) == len(METHODS)  # every method of that sample on that scale
+
+
+def test_image_input_is_shown_beside_its_maps() -> None:
+    pixels = tuple(float(v) for v in range(20))
+    shown = SampleInput(0, (4, 5), pixels, (1, 4, 5), label=7)
+    sec = make_section("image", inputs=(shown,))
+    fig = figs.image_attributions_figure(sec)
+    assert fig is not None
+    assert fig.layout.annotations[0].text == "input"
+    inputs = [t for t in fig.data if t.name == "input"]
+    assert len(inputs) == 1  # sample 3's input is not stored: its cell stays empty
+    np.testing.assert_array_equal(np.asarray(inputs[0].z), np.reshape(pixels, (4, 5)))
+    assert fig.layout.yaxis.title.text == "sample 0, label 7"
 
 
 def test_image_channels_are_summed() -> None:
@@ -439,8 +511,9 @@ def test_builders_return_none_without_data() -> None:
 
 
 def test_attribution_colour() -> None:
-    assert attribution_colour(1.0, 2.0) == "rgba(214, 39, 40, 0.42)"
-    assert attribution_colour(-2.0, 2.0) == "rgba(31, 119, 180, 0.85)"
+    # At most 0.6 opaque, so that dark text on the cell keeps a 4.5:1 contrast.
+    assert attribution_colour(1.0, 2.0) == "rgba(214, 39, 40, 0.30)"
+    assert attribution_colour(-2.0, 2.0) == "rgba(31, 119, 180, 0.60)"
     assert attribution_colour(0.5, 0.0) == "rgba(0, 0, 0, 0)"
     assert attribution_colour(float("nan"), 1.0) == "rgba(0, 0, 0, 0)"
 

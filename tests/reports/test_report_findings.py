@@ -117,7 +117,7 @@ def test_efficiency_defaults_of_the_builder() -> None:
     assert set(found) == {"efficiency.best_batch", "efficiency.low_percent_of_peak"}
     assert found["efficiency.best_batch"].title.endswith("best at batch 8")
     assert found["efficiency.low_percent_of_peak"].where == "efficiency-run0"
-    assert "4.5 of 150 GFLOP/s" in found["efficiency.low_percent_of_peak"].evidence
+    assert "4.5 GFLOP/s of 150 GFLOP/s (3 < 5%)" in found["efficiency.low_percent_of_peak"].evidence
 
 
 def test_insufficient_percentile_names_n_and_min_samples() -> None:
@@ -148,7 +148,7 @@ def test_memory_far_above_the_weights_is_info() -> None:
     memory = MemoryPeaks("vmhwm", 0, 0, inference_peak_bytes=2850 * MIB, weight_bytes=100 * MIB)
     f = rules(efficiency_result(memory=memory))["efficiency.memory_vs_weights"]
     assert f.severity == "info"
-    assert f.title.startswith("peak memory 28.5x the weights")
+    assert f.title.startswith("peak memory 28.5× the weights")
     # No weights, no ratio; no memory pass, nothing.
     zero = MemoryPeaks("vmhwm", 0, 0, inference_peak_bytes=28_500, weight_bytes=0)
     assert "efficiency.memory_vs_weights" not in rules(efficiency_result(memory=zero))
@@ -196,7 +196,7 @@ def test_ground_truth_not_above_random_warns() -> None:
     result = quiet_result(explanations=replace(section, methods=(weak, *section.methods[1:])))
     weak_findings = [f for f in findings(result) if f.rule == "explanations.ground_truth_weak"]
     assert [f.title for f in weak_findings] == ["Saliency barely finds the truly relevant features"]
-    assert "AUROC 0.55 vs random 0.50" in weak_findings[0].evidence
+    assert "AUROC 0.55 vs random 0.5 (margin 0.05 ≤ 0.1, 2 samples)" in weak_findings[0].evidence
     # The builder's methods score 0.9, 0.8, 0.7 (all > 0.6): none flagged.
     assert "explanations.ground_truth_weak" not in rules(explanations_result())
 
@@ -331,12 +331,14 @@ def test_sorted_fail_then_warn_then_info_then_the_measurement() -> None:
 def test_findings_come_first_and_are_linked_from_the_contents() -> None:
     html = render_report(make_result(attention=full_section()))
     assert '<li><a href="#findings">Findings</a>' in html
-    assert html.index('href="#findings"') < html.index('href="#model"')
+    toc = html[html.index('<nav class="toc"') : html.index("</nav>")]
+    assert toc.index('href="#findings"') < toc.index('href="#model"')
     assert '<section id="findings">\n<details open>' in html
     assert html.index('<section id="findings">') < html.index('<section id="model">')
     block = html[html.index('<section id="findings">') : html.index('<section id="model">')]
     assert '<span class="status status-failed">fail</span>' in block
-    assert '<a href="#stage-attention">stage-attention</a>' in block
+    # The Where column names the section, not its anchor id.
+    assert '<a href="#stage-attention">Attention</a>' in block
     assert "<code>attention.padding_attended</code>" in block
     checker = StructureChecker()
     checker.feed(html)

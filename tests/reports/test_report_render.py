@@ -442,8 +442,8 @@ def test_thousands(n: int | None, text: str) -> None:
         (3.14159, "3.142"),
         (-2.71828, "-2.718"),
         (0.000123456, "0.0001235"),
-        (1234.0, "1234"),
-        (123456.0, "1.235e+05"),
+        (1234.0, "1,234"),  # thousands separators, no exponent
+        (123456.0, "123,500"),
         (float("nan"), "NaN"),
         (float("inf"), "∞"),
         (float("-inf"), "−∞"),

@@ -53,8 +53,13 @@ def head_ablation(
     samples = _ablation_feed(context, budget, feed)
     ablator = _ablator(context, capturer, capture)
     heads = [int(m.shape[1]) for m in maps if m is not None]
+    passes = [0]  # one pass with nothing ablated, then one per head
 
     def run(masks: Sequence[np.ndarray]) -> np.ndarray:
+        context.progress.advance(
+            2, f"ablating heads: pass {passes[0] + 1} of {sum(heads) + 1}, {samples.count} samples"
+        )
+        passes[0] += 1
         outputs = [
             choice.layout.batch_first(
                 guarded("head ablation", partial(ablator.output, samples.chunk(i), masks))

@@ -47,6 +47,10 @@ def attention_stage(context: AuditContext) -> AttentionSection:
     feed = feed_for(context, budget)
     capturer = capturer_for(context, feed)
     not_done: dict[str, str] = {}
+    context.progress.plan(
+        3, "step", f"{feed.count} samples on {capturer.backend}, batch {feed.batch}"
+    )
+    context.progress.advance(0, "capturing attention maps")
     captured = capture_maps(capturer, feed, not_done)
     capture = captured.capture
     if not capture.sites:
@@ -68,6 +72,7 @@ def attention_stage(context: AuditContext) -> AttentionSection:
         not_done["fused attention"] = (
             f"{', '.join(capturer.fused_ops)} also compute attention; their maps are not captured"
         )
+    context.progress.advance(1, f"verifying and reading {len(capture.sites)} attention layers")
     return _analyse(context, budget, capturer, feed, captured, not_done)
 
 

@@ -56,7 +56,21 @@ def efficiency_stage(context: AuditContext) -> EfficiencySection:
     with tempfile.TemporaryDirectory(prefix="harness-efficiency-") as folder:
         inputs_file = Path(folder) / "inputs.npz"
         np.savez(inputs_file, allow_pickle=False, **context.inputs.arrays)
-        for backend, device in planned:
+        limit = BUDGETS[context.config.budget].pass_seconds
+        threads = context.config.threads
+        context.progress.plan(
+            len(planned),
+            "backend run",
+            f"budget {context.config.budget}, threads {threads if threads else 'default'}",
+        )
+        for index, (backend, device) in enumerate(planned):
+            context.progress.advance(
+                index,
+                f"{backend}/{device}: latency, throughput sweep, memory, cold start, profile "
+                f"(batch {_batch(context)})",
+                # The plan's bound: each remaining pass gets at most pass_seconds.
+                limit * (len(planned) - index),
+            )
             request = _request(context, backend, device, inputs_file)
             try:
                 measured = _measure(request, work)
@@ -105,6 +119,12 @@ def plan_runs(context: AuditContext) -> tuple[list[tuple[str, str]], dict[str, s
         else:
             not_measured[f"{backend}/cuda"] = "skipped: no CUDA device"
     return planned, not_measured
+
+
+def _batch(context: AuditContext) -> str:
+    """The audit's batch size, from the first fed input with a leading dim."""
+    shapes = [a.shape for a in context.inputs.arrays.values() if a.ndim]
+    return str(shapes[0][0]) if shapes else "scalar"
 
 
 def _is_conversion(context: AuditContext, backend: str) -> bool:

@@ -106,6 +106,9 @@ def explanations_stage(context: AuditContext) -> ExplanationsSection:
     if isinstance(subject, str):
         return ExplanationsSection(status="skipped", reason=subject)
     samples = gather_samples(context, subject, context.config.samples or budget.samples)
+    context.progress.advance(
+        0, f"preparing {samples.count} samples of {subject.modality} (twin conversion, parity)"
+    )
     started = time.perf_counter()
     # --threads binds torch too: the pipeline sets it for the whole audit process.
     setup = prepare(context, budget, subject, samples, clock)
@@ -129,11 +132,24 @@ def _explain(setup: Setup, timing: dict[str, float]) -> ExplanationsSection:
     runnable = sum(1 for m in planned if m.skip is None)
     pool = ATTRIBUTION_SHARE * setup.budget.seconds
     per_method = pool / max(1, runnable)
+    progress = setup.context.progress
+    batch = setup.batch.internal_batch_size
+    progress.plan(
+        2 * runnable,
+        "step",
+        f"{runnable} methods x (attribution, scorecard) on {setup.samples.count} samples, "
+        f"batch {batch}",
+    )
+    step = 0
     # Every method's attributions first, then every scorecard: a slow scorecard never costs
     # a later method its attributions. What a quick method leaves of its share goes on.
     first: list[MethodResult | _Attributed] = []
     for method in planned:
         allowance = max(0.0, pool) / max(1, runnable)
+        if method.skip is None:
+            # The plan allots the attributions `pool` seconds in all; the scorecards follow.
+            progress.advance(step, f"{method.name}: attributions{_on(setup, method)}", pool)
+            step += 1
         started = time.perf_counter()
         first.append(_attribute_method(setup, method, allowance))
         if method.skip is None:
@@ -149,6 +165,12 @@ def _explain(setup: Setup, timing: dict[str, float]) -> ExplanationsSection:
             results.append(outcome)
             continue
         timing[f"{outcome.planned.name}.attribution"] = round(outcome.output.seconds, 3)
+        # The scorecards' bound is the budget's remaining time, shared at run time:
+        # the pace so far estimates the time left better than the nominal plan seconds.
+        progress.advance(
+            step, f"{outcome.planned.name}: scorecard and sanity check on {outcome.backend.name}"
+        )
+        step += 1
         # The random baseline comes last and gets a share of the time like a method.
         setup.clock.begin_part(
             setup.clock.share(waiting + 1), f"{outcome.planned.name}'s scorecard"
@@ -195,6 +217,13 @@ def _explain(setup: Setup, timing: dict[str, float]) -> ExplanationsSection:
         plan=_plan_record(setup, per_method, plans),
         timing=timing,
     )
+
+
+def _on(setup: Setup, method: PlannedMethod) -> str:
+    """`` on twin`` or `` on onnxruntime``: the backend a planned method will run on."""
+    backends = setup.backends
+    backend = backends.gradients if method.cls.needs_gradients else backends.reference
+    return f" on {backend.name}" if backend is not None else ""
 
 
 def _scorecard_plans(setup: Setup, attributed: list[_Attributed]) -> dict[str, ScorecardPlan]:
