@@ -127,6 +127,17 @@ def _add_audit(commands: Any) -> None:
         "--data", metavar="FILE", help=".npz keyed by input name, or .npy for one input"
     )
     audit.add_argument(
+        "--members",
+        metavar="FILE",
+        help="privacy stage: .npz of records in the training set (inputs by name, optional "
+        "'labels'); with --nonmembers",
+    )
+    audit.add_argument(
+        "--nonmembers",
+        metavar="FILE",
+        help="privacy stage: .npz of records never trained on, same keys as --members",
+    )
+    audit.add_argument(
         "--value",
         action="append",
         metavar="NAME=V",
