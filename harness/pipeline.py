@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from harness.core.model import LoadedModel
     from harness.intake.inputs import ResolvedInputs
+    from harness.intake.membership import MembershipSets
     from harness.runtime.device import Device
 
 __all__ = ["Progress", "audit", "run_audit", "write_outputs"]
@@ -96,7 +97,8 @@ def _measure(config: AuditConfig, progress: Progress, command: str | None) -> Au
     with _step(progress, "inputs", "resolving inputs and running one forward pass", seconds):
         inputs, outputs = _resolve_and_run(model, config, device)
         _check_target(config, outputs)
-    context = AuditContext(config, model, summary, inputs, device)
+        membership, missing = _membership(model, config)
+    context = AuditContext(config, model, summary, inputs, device, membership, missing)
     sections: dict[str, Section] = {}
     for name in STAGE_NAMES:
         progress(name, "start", "running")
@@ -181,6 +183,18 @@ def _check_target(config: AuditConfig, outputs: dict[str, np.ndarray]) -> None:
             f"'{shorten(name)}' has {width} values per sample (0..{width - 1}); "
             "pass an index in that range"
         )
+
+
+def _membership(
+    model: LoadedModel, config: AuditConfig
+) -> tuple[MembershipSets | None, str | None]:
+    """The privacy stage's records, read now so that a bad --members or --nonmembers file
+    stops the audit before any stage runs (and is read not at all when it is skipped)."""
+    from harness.intake.membership import read_membership
+
+    if "privacy" in config.skip:
+        return None, "skipped by --skip"
+    return read_membership(model, config)
 
 
 def _outcome(section: Section) -> str:

@@ -11,7 +11,7 @@ in ``harness.core.stats``; this module is its sibling for scores.
     auc_permutation_p      one-sided p-value that AUC > 0.5, membership labels shuffled
     two_folds              a seeded, balanced 0/1 fold per record
     threshold_at_fpr       the threshold that flags at most FPR of the non-members it sees
-    cross_fit_hits         thresholds fitted on one fold's non-members, counted on the other
+    cross_fit_flags        thresholds fitted on one fold's non-members, applied to the other
                            fold's records only, both ways round (2-fold cross-fitting)
     clopper_pearson        the exact binomial interval
     epsilon_lower_bound    the differential-privacy epsilon that a (TPR, FPR) pair rules out
@@ -34,7 +34,7 @@ __all__ = [
     "auc_bootstrap_ci",
     "auc_permutation_p",
     "clopper_pearson",
-    "cross_fit_hits",
+    "cross_fit_flags",
     "epsilon_lower_bound",
     "min_nonmembers",
     "threshold_at_fpr",
@@ -122,27 +122,29 @@ def threshold_at_fpr(nonmember_scores: ArrayLike, fpr: float) -> float:
     return float(ordered[min(allowed, ordered.size - 1)])
 
 
-def cross_fit_hits(
+def cross_fit_flags(
     member_scores: ArrayLike,
     nonmember_scores: ArrayLike,
     member_folds: np.ndarray,
     nonmember_folds: np.ndarray,
     fpr: float,
-) -> tuple[int, int]:
-    """(members flagged, non-members flagged) when each fold's records are judged by the
-    threshold fitted (``threshold_at_fpr``) on the other fold's non-members only.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which members and which non-members are flagged when each fold's records are judged
+    by the threshold fitted (``threshold_at_fpr``) on the other fold's non-members only.
 
     No record is ever judged by a threshold its own score helped choose, so the flagged
     non-members count the FPR the attack really reaches on unseen data; and every record is
     judged once, so the held-out count is all the non-members, not half.
     """
     members, nonmembers = _scores(member_scores), _scores(nonmember_scores)
-    member_hits = nonmember_hits = 0
+    member_flags = np.zeros(members.size, dtype=bool)
+    nonmember_flags = np.zeros(nonmembers.size, dtype=bool)
     for fold in (0, 1):
         threshold = threshold_at_fpr(nonmembers[nonmember_folds != fold], fpr)
-        member_hits += int(np.count_nonzero(members[member_folds == fold] > threshold))
-        nonmember_hits += int(np.count_nonzero(nonmembers[nonmember_folds == fold] > threshold))
-    return member_hits, nonmember_hits
+        judged_members, judged_nonmembers = member_folds == fold, nonmember_folds == fold
+        member_flags[judged_members] = members[judged_members] > threshold
+        nonmember_flags[judged_nonmembers] = nonmembers[judged_nonmembers] > threshold
+    return member_flags, nonmember_flags
 
 
 def min_nonmembers(fpr: float) -> int:
@@ -160,7 +162,9 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> tu
         raise ValueError(f"{successes} successes in {trials} trials is not a proportion")
     tail = (1.0 - confidence) / 2
     low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
-    high = 1.0 if successes == trials else float(beta.ppf(1 - tail, successes + 1, trials - successes))
+    high = (
+        1.0 if successes == trials else float(beta.ppf(1 - tail, successes + 1, trials - successes))
+    )
     return low, high
 
 

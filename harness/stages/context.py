@@ -8,6 +8,7 @@ from harness.core.config import AuditConfig
 from harness.core.model import LoadedModel
 from harness.core.result import ModelSummary
 from harness.intake.inputs import ResolvedInputs
+from harness.intake.membership import MembershipSets
 from harness.runtime.device import Device
 
 __all__ = ["AuditContext"]
@@ -20,3 +21,7 @@ class AuditContext:
     summary: ModelSummary
     inputs: ResolvedInputs
     device: Device
+    # The privacy stage's records (harness.intake.membership), read during intake; None
+    # with the reason when there are none (or the stage is skipped).
+    membership: MembershipSets | None = None
+    membership_missing: str | None = None

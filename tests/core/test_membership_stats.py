@@ -12,7 +12,7 @@ from harness.core.membership_stats import (
     auc_bootstrap_ci,
     auc_permutation_p,
     clopper_pearson,
-    cross_fit_hits,
+    cross_fit_flags,
     epsilon_lower_bound,
     min_nonmembers,
     threshold_at_fpr,
@@ -82,10 +82,11 @@ def test_cross_fit_judges_each_fold_by_the_other_folds_threshold() -> None:
     folds = np.array([0] * 1000 + [1] * 1000)
     members = np.array([2.0, 2.0, 0.0, 0.0])
     member_folds = np.array([0, 1, 0, 1])
-    member_hits, nonmember_hits = cross_fit_hits(members, nonmembers, member_folds, folds, 0.01)
+    member_flags, nonmember_flags = cross_fit_flags(members, nonmembers, member_folds, folds, 0.01)
     # Fold 1 judged with T = 0.989: 0.5 + k/1000 > 0.989 for k >= 490 -> 510 flagged.
-    assert nonmember_hits == 510
-    assert member_hits == 2
+    assert nonmember_flags[folds == 1].sum() == 510
+    assert nonmember_flags[folds == 0].sum() == 0
+    assert member_flags.tolist() == [True, True, False, False]
 
 
 def test_min_nonmembers_is_ten_over_fpr() -> None:
