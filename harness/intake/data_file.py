@@ -130,9 +130,7 @@ def _npy_header(handle: IO[bytes], where: str, flag: str) -> tuple[tuple[int, ..
     return tuple(int(d) for d in shape), dtype
 
 
-def _arrays_from(
-    loaded: object, path: Path, expected: tuple[TensorSpec, ...], flag: str
-) -> dict:
+def _arrays_from(loaded: object, path: Path, expected: tuple[TensorSpec, ...], flag: str) -> dict:
     if isinstance(loaded, np.ndarray):  # an .npy holds one unnamed array
         if len(expected) != 1:
             raise DataError(

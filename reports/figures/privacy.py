@@ -40,7 +40,9 @@ def roc_figure(section: PrivacySection) -> go.Figure | None:
     fig = go.Figure()
     for attack in curves:
         assert attack.roc is not None
-        pairs = [(f, t) for f, t in zip(attack.roc.fpr, attack.roc.tpr, strict=True) if f > 0 and t > 0]
+        pairs = [
+            (f, t) for f, t in zip(attack.roc.fpr, attack.roc.tpr, strict=True) if f > 0 and t > 0
+        ]
         if not pairs:
             continue
         floor = min(floor, pairs[0][0])
