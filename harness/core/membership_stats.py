@@ -64,16 +64,26 @@ def auc_bootstrap_ci(
     confidence: float = 0.95,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the AUC; each replicate draws the members and the
-    non-members with replacement, each group its own size (a stratified bootstrap)."""
+    non-members with replacement, each group its own size (a stratified bootstrap).
+
+    A resample is drawn as how many times each record is picked (multinomial counts, the
+    same distribution as drawing indices), so a replicate's AUC is a weighted count over
+    the sorted non-members: O(n) a replicate instead of re-ranking the pooled scores."""
     members, nonmembers = _scores(member_scores), _scores(nonmember_scores)
+    ordered = np.sort(nonmembers)
+    below = np.searchsorted(ordered, members, side="left")  # non-members under each member
+    up_to = np.searchsorted(ordered, members, side="right")  # ... under or tied
     rng = np.random.default_rng(seed)
     rows = max(1, _MAX_VALUES // (members.size + nonmembers.size))
     replicates = []
     for start in range(0, resamples, rows):
         count = min(rows, resamples - start)
-        drawn_members = members[rng.integers(0, members.size, (count, members.size))]
-        drawn_nonmembers = nonmembers[rng.integers(0, nonmembers.size, (count, nonmembers.size))]
-        replicates.append(_auc_rows(drawn_members, drawn_nonmembers))
+        member_weights = _resample_counts(rng, members.size, count)
+        cumulative = np.zeros((count, ordered.size + 1))
+        np.cumsum(_resample_counts(rng, ordered.size, count), axis=1, out=cumulative[:, 1:])
+        wins = cumulative[:, below] + 0.5 * (cumulative[:, up_to] - cumulative[:, below])
+        total = (member_weights * wins).sum(axis=1)
+        replicates.append(total / (members.size * ordered.size))
     tail = (1.0 - confidence) / 2
     low, high = np.quantile(np.concatenate(replicates), [tail, 1.0 - tail])
     return float(low), float(high)
@@ -99,11 +109,13 @@ def auc_permutation_p(
     extreme = 0
     for start in range(0, permutations, rows):
         count = min(rows, permutations - start)
-        chosen = rng.random((count, ranks.size)).argsort(axis=1)[:, : members.size]
-        sums = ranks[chosen].sum(axis=1)
-        shuffled = (sums - members.size * (members.size + 1) / 2) / (members.size * nonmembers.size)
+        shuffled = rng.permuted(np.broadcast_to(ranks, (count, ranks.size)), axis=1)
+        sums = shuffled[:, : members.size].sum(axis=1)
+        shuffled_auc = (sums - members.size * (members.size + 1) / 2) / (
+            members.size * nonmembers.size
+        )
         # A tolerance: the same rank sum must count as "as extreme" whatever the rounding.
-        extreme += int(np.count_nonzero(shuffled >= observed - 1e-12))
+        extreme += int(np.count_nonzero(shuffled_auc >= observed - 1e-12))
     return (extreme + 1) / (permutations + 1)
 
 
@@ -199,6 +211,11 @@ def epsilon_lower_bound(
     if tpr_low < 1 and fpr_high < 1:
         bounds.append(math.log((1 - fpr_high) / (1 - tpr_low)))
     return max(bounds)
+
+
+def _resample_counts(rng: np.random.Generator, size: int, rows: int) -> np.ndarray:
+    """ROWS bootstrap resamples of SIZE records, as how often each record is drawn."""
+    return rng.multinomial(size, np.full(size, 1.0 / size), size=rows).astype(np.float64)
 
 
 def _auc_rows(members: np.ndarray, nonmembers: np.ndarray) -> np.ndarray:

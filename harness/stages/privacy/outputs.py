@@ -86,6 +86,14 @@ def _log_normalised(probabilities: np.ndarray) -> np.ndarray:
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log softmax, exact for a saturated row: log p_i = (z_i - m) - log1p(rest), m the row's
+    largest logit and rest = sum over the other classes of exp(z_j - m). Written as
+    ``- log(sum exp)``, a margin over ~37 rounds the top class's log p to exactly 0 and every
+    confident record ties; with log1p it stays -exp(-margin), so members still outrank."""
     values = logits.astype(np.float64)
-    values -= values.max(axis=1, keepdims=True)
-    return values - np.log(np.exp(values).sum(axis=1, keepdims=True))
+    top = values.argmax(axis=1)
+    rows = np.arange(len(values))
+    shifted = values - values[rows, top][:, None]
+    exp = np.exp(shifted)
+    exp[rows, top] = 0.0
+    return shifted - np.log1p(exp.sum(axis=1, keepdims=True))
