@@ -66,8 +66,9 @@ def _table(case: str, result: dict[str, Any]) -> None:
         f"  {section['members']} members, {section['nonmembers']} non-members; privacy stage "
         f"{seconds:.1f} s wall"
     )
-    header = f"  {'attack':<17}{'AUC [95% CI]':<24}{'p':<9}{'TPR at 1% FPR':<42}{'TPR at 0.1% FPR':<30}eps_lo"
-    print(header)
+    columns = ("attack", 17), ("AUC [95% CI]", 24), ("p", 9), ("TPR at 1% FPR", 42)
+    header = "".join(f"{name:<{width}}" for name, width in columns)
+    print(f"  {header}{'TPR at 0.1% FPR':<30}eps_lo")
     for attack in section["attacks"]:
         s = attack["separation"]
         if s is None:
@@ -76,10 +77,8 @@ def _table(case: str, result: dict[str, Any]) -> None:
         auc = f"{s['auc']:.3f} [{s['auc_ci'][0]:.3f}, {s['auc_ci'][1]:.3f}]"
         points = {p["target_fpr"]: p for p in s["points"]}
         eps = "not estimable" if s["epsilon_lower"] is None else f"{s['epsilon_lower']:.2f}"
-        print(
-            f"  {attack['name']:<17}{auc:<24}{s['p_value']:<9.3g}{_point_text(points[0.01], s['members']):<42}"
-            f"{_point_text(points[0.001], s['members']):<30}{eps}"
-        )
+        at_1, at_01 = (_point_text(points[f], s["members"]) for f in (0.01, 0.001))
+        print(f"  {attack['name']:<17}{auc:<24}{s['p_value']:<9.3g}{at_1:<42}{at_01:<30}{eps}")
 
 
 def _control(
