@@ -98,10 +98,13 @@ def _cross_fitted(
     for fold in (0, 1):
         fit = nonmembers.folds != fold
         judged_m, judged_n = members.folds == fold, nonmembers.folds == fold
-        expected = fit_kit.median(fit)
+        # One projection per fold, fitted on the fold's non-member inputs (never a margin):
+        # the inner regressions below share it, as none of it depends on membership.
+        features = _Features(nonmembers.inputs, fit, classes, seed)
+        expected = fit_kit.median(fit, features)
         member_scores[judged_m] = expected(members, member_margin, judged_m)
         nonmember_scores[judged_n] = expected(nonmembers, nonmember_margin, judged_n)
-        calibration = fit_kit.out_of_sample_scores(fit)
+        calibration = fit_kit.out_of_sample_scores(fit, features)
         for fpr in fprs:
             threshold = threshold_at_fpr(calibration, fpr)
             member_flags[fpr][judged_m] = member_scores[judged_m] > threshold
@@ -118,14 +121,13 @@ class _Fitter:
         self._nonmembers, self._margins = nonmembers, margins
         self._classes, self._iterations, self._seed = classes, iterations, seed
 
-    def median(self, rows: np.ndarray):  # type: ignore[no-untyped-def]
+    def median(self, rows: np.ndarray, features: _Features):  # type: ignore[no-untyped-def]
         """A function (side, margins, judged rows) -> each judged record's margin against
         what a non-member like it would get: (margin - predicted median) / predicted spread
         (the 0.84 quantile minus the median: one standard deviation were the margins
         normal), from regressions fitted on the non-members in ROWS only. Dividing by the
         spread puts records whose non-member margins vary widely (an easy class's) on the
         same scale as the rest, so one threshold fits all."""
-        features = _Features(self._nonmembers.inputs, rows, self._classes, self._seed)
         x = features(self._nonmembers.inputs, self._nonmembers.labels, rows)
         target = self._margins[rows]
         centre = _regression(0.5, self._iterations, self._seed).fit(x, target)
@@ -140,7 +142,7 @@ class _Fitter:
 
         return expected
 
-    def out_of_sample_scores(self, rows: np.ndarray) -> np.ndarray:
+    def out_of_sample_scores(self, rows: np.ndarray, features: _Features) -> np.ndarray:
         """The scores of the non-members in ROWS, each from a regression fitted on the other
         half of ROWS (a seeded inner split): what a non-member's score looks like when the
         regression has not seen it."""
@@ -152,7 +154,7 @@ class _Fitter:
             fit[positions[inner != half]] = True
             judged = np.zeros_like(rows)
             judged[positions[inner == half]] = True
-            expected = self.median(fit)
+            expected = self.median(fit, features)
             scores.append(expected(self._nonmembers, self._margins, judged))
         return np.concatenate(scores)
 
@@ -166,7 +168,10 @@ class _Features:
 
         flat = _flatten(inputs, fit)
         components = max(1, min(_COMPONENTS, flat.shape[0] - 1, flat.shape[1]))
-        self._pca = PCA(n_components=components, random_state=seed).fit(flat)
+        # Randomised SVD: a few components of thousands of pixels in a fraction of the full
+        # SVD's time, and seeded.
+        self._pca = PCA(n_components=components, svd_solver="randomized", random_state=seed)
+        self._pca.fit(flat)
         self._classes = classes
 
     def __call__(
