@@ -78,6 +78,10 @@ def qmia_scores(
 ) -> QmiaScores:
     # One OpenMP thread for the boosting: on a busy machine its default (a thread per core)
     # oversubscribes and runs 30x slower, and one thread sums in one order.
+    # scikit-learn's OpenMP runtime is loaded by these imports: threadpool_limits limits
+    # only the runtimes loaded when it is entered, so they come first.
+    import sklearn.decomposition
+    import sklearn.ensemble  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
