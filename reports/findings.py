@@ -30,9 +30,8 @@ from harness.core.attention import AttentionSection
 from harness.core.config import BUDGETS
 from harness.core.efficiency import BackendRun, EfficiencySection, ThroughputPoint
 from harness.core.explanations import ExplanationsSection
-from harness.core.privacy import AttackResult, PrivacySection, Separation
+from harness.core.privacy import NOT_RUN, AttackResult, PrivacySection, Separation
 from harness.core.result import STAGE_NAMES, AuditResult
-from harness.core.stats import holm
 from harness.core.thresholds import FindingThresholds
 from harness.core.verdict import DecidingFinding, Verdict
 
@@ -104,7 +103,9 @@ def _attention(result: AuditResult) -> AttentionSection | None:
 
 
 def _skipped_by_user(result: AuditResult, name: str, reason: str | None) -> bool:
-    return name in result.config.skip or (reason or "").startswith("skipped by --skip")
+    """Skipped on request, or never run (a stage newer than the result): nothing to report."""
+    by_flag = name in result.config.skip or (reason or "").startswith("skipped by --skip")
+    return by_flag or reason == NOT_RUN
 
 
 # --- stages ---------------------------------------------------------------------------
@@ -395,6 +396,8 @@ def _privacy(result: AuditResult) -> PrivacySection | None:
 
 def _judged_attacks(section: PrivacySection) -> list[tuple[AttackResult, Separation, float]]:
     """(attack, separation, Holm-adjusted p) of every attack that ran."""
+    from harness.core.stats import holm  # here: it imports numpy, which a report needs not
+
     judged = [(a, a.separation) for a in section.attacks if a.separation is not None]
     adjusted = holm([s.p_value for _, s in judged])
     return [(a, s, p) for (a, s), p in zip(judged, adjusted, strict=True)]
@@ -516,6 +519,8 @@ def class_exposed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
     cells = [(c.label, name, s) for c in section.slices for name, s in c.attacks.items()]
     if not cells:
         return
+    from harness.core.stats import holm
+
     adjusted = holm([s.p_value for _, _, s in cells])
     exposed = [
         (label, name, s, p)

@@ -18,6 +18,7 @@ from typing import Literal
 
 __all__ = [
     "ATTACK_NAMES",
+    "NOT_RUN",
     "TARGET_FPRS",
     "AttackResult",
     "ClassSlice",
@@ -34,6 +35,10 @@ ATTACK_NAMES = ("loss", "confidence", "entropy", "modified_entropy", "qmia")
 # The false-positive rates each attack is read at: LiRA's point (Carlini et al. 2022) is
 # that an attack's power shows at low FPR, where the average (AUC) hides it.
 TARGET_FPRS = (0.01, 0.001)
+
+# The reason of the section a result written before the privacy stage existed reads with:
+# not a skip to report, the stage did not exist.
+NOT_RUN = "not run: the result predates the privacy stage"
 
 StageStatus = Literal["ok", "skipped", "failed"]
 MembershipSource = Literal["files", "task"]
