@@ -14,6 +14,8 @@ Every draw is seeded from ``--seed``: the same records give the same section.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from harness.core.membership_stats import cross_fit_flags, two_folds
@@ -70,7 +72,7 @@ def privacy_stage(context: AuditContext) -> PrivacySection:
         permutations=budget.permutations,
     )
     if isinstance(scores, str):
-        return _replace(base, reason=scores, not_done=not_done)
+        return replace(base, reason=scores, not_done=not_done)
     classes = scores.members.shape[1]
     check_labels(members.labels, classes, "--members")
     check_labels(nonmembers.labels, classes, "--nonmembers")
@@ -82,7 +84,7 @@ def privacy_stage(context: AuditContext) -> PrivacySection:
         )
     else:
         not_done["per-class slices"] = "the records have no labels"
-    return _replace(
+    return replace(
         base, status="ok", output=scores.output, attacks=attacks, slices=slices, not_done=not_done
     )
 
@@ -198,9 +200,3 @@ def _qmia(
 
 def _skipped(name: str, description: str, reason: str) -> AttackResult:
     return AttackResult(name=name, description=description, status="skipped", reason=reason)
-
-
-def _replace(section: PrivacySection, **changes: object) -> PrivacySection:
-    from dataclasses import replace
-
-    return replace(section, **changes)  # type: ignore[arg-type]
