@@ -153,3 +153,15 @@ def test_exposed_records_are_indices_with_their_nonmember_share() -> None:
     assert [r.label for r in records] == [5, 6, 4]
     # 0.9: one non-member (0.95) at least as high; 0.5: two; 0.1: three.
     assert [r.nonmember_share for r in records] == [0.25, 0.5, 0.75]
+
+
+def test_the_same_seed_gives_the_same_numbers() -> None:
+    rng = np.random.default_rng(4)
+    members = _qmia_side(*_records(200, rng, 1.0), seed=1)
+    nonmembers = _qmia_side(*_records(400, rng, 0.0), seed=2)
+    first = qmia_scores(members, nonmembers, (0.01,), iterations=10, seed=3)
+    again = qmia_scores(members, nonmembers, (0.01,), iterations=10, seed=3)
+    assert np.array_equal(first.members, again.members)
+    assert np.array_equal(first.nonmember_flags[0.01], again.nonmember_flags[0.01])
+    judged = Judged(first.members, first.nonmembers, first.member_flags, first.nonmember_flags)
+    assert separation(judged, 100, 100, seed=5) == separation(judged, 100, 100, seed=5)
