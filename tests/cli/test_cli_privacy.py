@@ -150,3 +150,22 @@ def test_labels_beyond_the_models_classes(tmp_path, capsys) -> None:
     np.savez(tmp_path / "n.npz", pixels=task.test["pixels"][:30], labels=task.y_test[:30])
     args = [str(CNN), "--members", str(tmp_path / "m.npz"), "--nonmembers", str(tmp_path / "n.npz")]
     _rejected(args, tmp_path, capsys, "--members labels reach 12", "10 classes")
+
+
+def test_a_model_fixed_at_batch_one_is_fed_record_by_record(tmp_path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(CNN))
+    for value in (*model.graph.input, *model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_value = 1  # replaces the symbolic "batch"
+    fixed = tmp_path / "fixed.onnx"
+    onnx.save(model, str(fixed))
+    members, nonmembers = _files(tmp_path, members=25, nonmembers=33)
+    out = tmp_path / "audit"
+    assert (
+        _audit([str(fixed), "--members", str(members), "--nonmembers", str(nonmembers)], out) == 0
+    )
+    section = json.loads((out / "result.json").read_text())["privacy"]
+    assert (section["status"], section["members"], section["nonmembers"]) == ("ok", 25, 33)
+    loss = next(a for a in section["attacks"] if a["name"] == "loss")
+    assert loss["separation"]["members"] == 25

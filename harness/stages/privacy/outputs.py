@@ -71,7 +71,38 @@ def check_labels(labels: np.ndarray | None, classes: int, flag: str) -> None:
 def _forward(context: AuditContext, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     # A model that fails on the given records, or answers NaN, is the input's fault as with
     # --data: the harness's own error (exit 2, nothing written), not a failed section.
-    return run_forward(context.model, arrays, context.device, context.config.threads)
+    size = _fixed_batch(context)
+    if size is None:
+        return run_forward(context.model, arrays, context.device, context.config.threads)
+    return _in_fixed_batches(context, arrays, size)
+
+
+def _fixed_batch(context: AuditContext) -> int | None:
+    """The batch size every input fixes on axis 0 (a model exported for batches of 1, say),
+    or None when the batch is free."""
+    sizes = {spec.shape[0] for spec in context.model.inputs if spec.rank >= 1}
+    if len(sizes) == 1:
+        (size,) = sizes
+        if isinstance(size, int) and size > 0:
+            return size
+    return None
+
+
+def _in_fixed_batches(
+    context: AuditContext, arrays: dict[str, np.ndarray], size: int
+) -> dict[str, np.ndarray]:
+    """The records fed SIZE at a time; the last batch is filled up with its own first
+    record repeated, and those rows' outputs are dropped (each record's output is its own)."""
+    count = len(next(iter(arrays.values())))
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, count, size):
+        rows = np.arange(start, start + size)
+        rows[rows >= count] = start  # past the end: the batch's first record again
+        batch = {name: array[rows] for name, array in arrays.items()}
+        outputs = run_forward(context.model, batch, context.device, context.config.threads)
+        kept = min(size, count - start)
+        parts.append({name: value[:kept] for name, value in outputs.items()})
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
 def _are_probabilities(values: np.ndarray) -> bool:
