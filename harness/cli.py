@@ -39,7 +39,8 @@ EXIT_CODES = """\
 exit codes:
   0  audit completed
   1  audit: a stage failed or the verdict fails under --fail-on; gate: a check failed
-  2  bad usage or bad input (missing or corrupt model, unresolvable input, bad --data),
+  2  bad usage or bad input (missing or corrupt model, unresolvable input, bad --data
+     or --members/--nonmembers),
      or what the machine lacks (memory, disk space, permission to write --out)
   3  internal error (a bug in the harness: please report it with --debug output)
   4  gate: inconclusive (too few samples or too much noise to decide; see --inconclusive)
