@@ -39,7 +39,8 @@ EXIT_CODES = """\
 exit codes:
   0  audit completed
   1  audit: a stage failed or the verdict fails under --fail-on; gate: a check failed
-  2  bad usage or bad input (missing or corrupt model, unresolvable input, bad --data),
+  2  bad usage or bad input (missing or corrupt model, unresolvable input, bad --data
+     or --members/--nonmembers),
      or what the machine lacks (memory, disk space, permission to write --out)
   3  internal error (a bug in the harness: please report it with --debug output)
   4  gate: inconclusive (too few samples or too much noise to decide; see --inconclusive)
@@ -125,6 +126,17 @@ def _add_audit(commands: Any) -> None:
     )
     audit.add_argument(
         "--data", metavar="FILE", help=".npz keyed by input name, or .npy for one input"
+    )
+    audit.add_argument(
+        "--members",
+        metavar="FILE",
+        help="privacy stage: .npz of records in the training set (inputs by name, optional "
+        "'labels'); with --nonmembers",
+    )
+    audit.add_argument(
+        "--nonmembers",
+        metavar="FILE",
+        help="privacy stage: .npz of records never trained on, same keys as --members",
     )
     audit.add_argument(
         "--value",

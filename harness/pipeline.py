@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from harness.core.model import LoadedModel
     from harness.intake.inputs import ResolvedInputs
+    from harness.intake.membership import MembershipSets
     from harness.reports.vocabulary import Vocabulary
     from harness.runtime.device import Device
 
@@ -108,7 +109,10 @@ def _measure(
     with _step(progress, "inputs", "resolving inputs and running one forward pass", seconds):
         inputs, outputs = _resolve_and_run(model, config, device)
         _check_target(config, outputs)
-    context = AuditContext(config, model, summary, inputs, device)
+        membership, missing = _membership(model, config)
+    context = AuditContext(
+        config, model, summary, inputs, device, membership=membership, membership_missing=missing
+    )
     sections: dict[str, Section] = {}
     for name in STAGE_NAMES:
         progress(name, "start", "running")
@@ -194,6 +198,18 @@ def _check_target(config: AuditConfig, outputs: dict[str, np.ndarray]) -> None:
             f"'{shorten(name)}' has {width} values per sample (0..{width - 1}); "
             "pass an index in that range"
         )
+
+
+def _membership(
+    model: LoadedModel, config: AuditConfig
+) -> tuple[MembershipSets | None, str | None]:
+    """The privacy stage's records, read now so that a bad --members or --nonmembers file
+    stops the audit before any stage runs (and is read not at all when it is skipped)."""
+    from harness.intake.membership import read_membership
+
+    if "privacy" in config.skip:
+        return None, "skipped by --skip"
+    return read_membership(model, config)
 
 
 def _outcome(section: Section) -> str:

@@ -74,6 +74,7 @@ FAMILIES: dict[str, str] = {
     "cold_start": "Cold start",
     "work": "Work",
     "explanations": "Explanations",
+    "privacy": "Privacy",
 }
 _RUN_FAMILIES = ("latency", "throughput", "memory", "cold_start")  # measured per backend run
 

@@ -30,6 +30,7 @@ from harness.core.attention import AttentionSection
 from harness.core.config import BUDGETS
 from harness.core.efficiency import BackendRun, EfficiencySection, ThroughputPoint
 from harness.core.explanations import ExplanationsSection
+from harness.core.privacy import NOT_RUN, AttackResult, PrivacySection, Separation
 from harness.core.result import STAGE_NAMES, AuditResult
 from harness.core.thresholds import FindingThresholds
 from harness.core.verdict import DecidingFinding, Verdict
@@ -103,7 +104,9 @@ def _attention(result: AuditResult) -> AttentionSection | None:
 
 
 def _skipped_by_user(result: AuditResult, name: str, reason: str | None) -> bool:
-    return name in result.config.skip or (reason or "").startswith("skipped by --skip")
+    """Skipped on request, or never run (a stage newer than the result): nothing to report."""
+    by_flag = name in result.config.skip or (reason or "").startswith("skipped by --skip")
+    return by_flag or reason == NOT_RUN
 
 
 # --- stages ---------------------------------------------------------------------------
@@ -385,6 +388,168 @@ def ground_truth_weak(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
 _NEEDS_GRADIENTS = " needs gradients: "
 
 
+# --- privacy --------------------------------------------------------------------------
+
+# A leak is found at this family-wise level: Holm's correction over the attacks that ran
+# (or over every class slice), so five attacks are not five chances at a false alarm.
+_PRIVACY_ALPHA = 0.05
+
+
+def _privacy(result: AuditResult) -> PrivacySection | None:
+    section = result.privacy
+    ok = isinstance(section, PrivacySection) and section.status == "ok"
+    return section if ok else None
+
+
+def _judged_attacks(section: PrivacySection) -> list[tuple[AttackResult, Separation, float]]:
+    """(attack, separation, Holm-adjusted p) of every attack that ran."""
+    from harness.core.stats import holm  # here: it imports numpy, which a report needs not
+
+    judged = [(a, a.separation) for a in section.attacks if a.separation is not None]
+    adjusted = holm([s.p_value for _, s in judged])
+    return [(a, s, p) for (a, s), p in zip(judged, adjusted, strict=True)]
+
+
+def _detected(separation: Separation, adjusted_p: float) -> bool:
+    return separation.auc_ci[0] > 0.5 and adjusted_p < _PRIVACY_ALPHA
+
+
+def _leak_evidence(name: str, s: Separation, adjusted_p: float) -> str:
+    parts = [
+        f"{name}: AUC {s.auc:.3f} [{s.auc_ci[0]:.3f}, {s.auc_ci[1]:.3f}], p {s.p_value:.3g} "
+        f"(Holm {adjusted_p:.3g})"
+    ]
+    for point in s.points:
+        if point.estimable and point.tpr is not None and point.fpr is not None:
+            parts.append(
+                f"TPR {point.tpr:.1%} at {point.fpr:.2%} held-out FPR "
+                f"(target {point.target_fpr:.1%})"
+            )
+    if s.epsilon_lower is not None:
+        parts.append(f"epsilon >= {s.epsilon_lower:.2f}")
+    parts.append(f"{s.members} members, {s.nonmembers} non-members")
+    return ", ".join(parts)
+
+
+def membership_leakage(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Attacks that tell members from non-members: warn when one's AUC CI is above 0.5
+    with a Holm-adjusted p below 0.05 and its AUC reaches 0.5 + ``privacy_auc_margin``,
+    or when it flags members more often than non-members at a low FPR with 95% confidence
+    (epsilon lower bound above 0); info when the leak is detectable but smaller."""
+    section = _privacy(result)
+    if section is None:
+        return
+    detected = [(a, s, p) for a, s, p in _judged_attacks(section) if _detected(s, p)]
+    if not detected:
+        return
+    strong = [
+        (a, s, p)
+        for a, s, p in detected
+        if s.auc >= 0.5 + t.privacy_auc_margin or (s.epsilon_lower or 0.0) > 0
+    ]
+    chosen = strong or detected
+    evidence = " | ".join(_leak_evidence(a.name, s, p) for a, s, p in chosen)
+    names = ", ".join(a.name for a, _, _ in chosen)
+    if strong:
+        yield Finding(
+            "warn",
+            "privacy.membership_leakage",
+            f"the model's outputs reveal which records it was trained on ({names})",
+            evidence,
+            "stage-privacy",
+        )
+    else:
+        yield Finding(
+            "info",
+            "privacy.weak_membership_leakage",
+            f"a weak but detectable membership signal ({names}): AUC below "
+            f"{0.5 + t.privacy_auc_margin:g}",
+            evidence,
+            "stage-privacy",
+        )
+
+
+def no_membership_leakage_found(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """No attack separates members from non-members: info, worded for what it is (these
+    attacks, this sample size), never "private"."""
+    section = _privacy(result)
+    if section is None:
+        return
+    judged = _judged_attacks(section)
+    if not judged or any(_detected(s, p) for _, s, p in judged):
+        return
+    best = max(judged, key=lambda j: j[1].auc)
+    attack, s, p = best
+    yield Finding(
+        "info",
+        "privacy.no_leakage_found",
+        f"no membership leakage found by these attacks at this sample size "
+        f"({section.members} members, {section.nonmembers} non-members)",
+        f"highest AUC {attack.name} {s.auc:.3f} [{s.auc_ci[0]:.3f}, {s.auc_ci[1]:.3f}], "
+        f"p {s.p_value:.3g} (Holm {p:.3g}); a smaller leak, another attack or more records "
+        "could still find one",
+        "stage-privacy",
+    )
+
+
+def privacy_point_not_estimable(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Target FPRs too low for the held-out non-members to measure: info, once."""
+    section = _privacy(result)
+    if section is None:
+        return
+    judged = _judged_attacks(section)
+    if not judged:
+        return
+    missing = [p for p in judged[0][1].points if not p.estimable]
+    if missing:
+        yield Finding(
+            "info",
+            "privacy.low_fpr_not_estimable",
+            "TPR at "
+            + " and ".join(f"{p.target_fpr:.1%}" for p in missing)
+            + " FPR not estimable: too few non-members",
+            "; ".join(
+                f"{p.heldout_nonmembers} held-out non-members, {p.needed_nonmembers} needed "
+                f"for {p.target_fpr:.1%} (10 / FPR)"
+                for p in missing
+            ),
+            "stage-privacy",
+        )
+
+
+def class_exposed(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
+    """Classes whose members an attack singles out, judged with Holm's correction over every
+    class and attack: info (the whole-set finding carries the verdict)."""
+    section = _privacy(result)
+    if section is None:
+        return
+    cells = [(c.label, name, s) for c in section.slices for name, s in c.attacks.items()]
+    if not cells:
+        return
+    from harness.core.stats import holm
+
+    adjusted = holm([s.p_value for _, _, s in cells])
+    exposed = [
+        (label, name, s, p)
+        for (label, name, s), p in zip(cells, adjusted, strict=True)
+        if _detected(s, p)
+    ]
+    if exposed:
+        labels = sorted({label for label, _, _, _ in exposed})
+        yield Finding(
+            "info",
+            "privacy.class_exposed",
+            f"members of class{'es' if len(labels) > 1 else ''} "
+            f"{', '.join(map(str, labels))} are told apart from non-members",
+            " | ".join(
+                f"class {label} {name}: AUC {s.auc:.3f} [{s.auc_ci[0]:.3f}, {s.auc_ci[1]:.3f}]"
+                f", Holm p {p:.3g} ({s.members} members, {s.nonmembers} non-members)"
+                for label, name, s, p in exposed
+            ),
+            "stage-privacy",
+        )
+
+
 def gradients_skipped(result: AuditResult, t: Thresholds) -> Iterator[Finding]:
     """Gradient methods skipped for want of gradients (no usable twin): warn, per reason."""
     section = _explanations(result)
@@ -584,6 +749,10 @@ RULES: tuple[Rule, ...] = (
     fused_attention,
     redundant_heads,
     dominant_heads,
+    membership_leakage,
+    no_membership_leakage_found,
+    privacy_point_not_estimable,
+    class_exposed,
 )
 
 

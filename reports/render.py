@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 from harness.core.attention import AttentionSection
 from harness.core.efficiency import BackendRun, EfficiencySection
 from harness.core.explanations import ExplanationsSection
+from harness.core.privacy import PrivacySection
 from harness.core.result import STAGE_NAMES, AuditResult, StageSection
 from harness.core.text import UNSAFE_IN_TEXT, escape_character, visible
 from harness.reports import format as fmt
@@ -41,6 +42,7 @@ __all__ = [
     "explanations_figures",
     "figure_html",
     "plotly_js",
+    "privacy_figures",
     "render_report",
     "section_names",
     "template_environment",
@@ -136,6 +138,7 @@ def render_report(result: AuditResult, vocabulary: Vocabulary | None = None) -> 
             with_token_text(result.attention, vocabulary),
             f"position:token ({vocabulary.source})" if vocabulary else "position:id",
         ),
+        **privacy_figures(result.privacy),
     }
     template = template_environment().get_template(_TEMPLATE)
     return template.render(
@@ -345,6 +348,24 @@ def efficiency_figures(section: EfficiencySection) -> dict[str, Markup]:
             )
             figures["work-flops"] = figure_html(fig, div_id="work-flops", caption=caption)
     return figures
+
+
+def privacy_figures(section: PrivacySection) -> dict[str, Markup]:
+    """The privacy section's ROC figure (``privacy-roc``), when an attack ran."""
+    if section.status != "ok":
+        return {}
+    from harness.reports.figures.privacy import roc_figure
+
+    fig = roc_figure(section)
+    if fig is None:
+        return {}
+    caption = (
+        "ROC of every attack on log-log axes, with the chance line (dashed): a curve above "
+        "it at low FPR singles out some members with few false alarms, which the AUC "
+        "averages away. The curve sweeps every threshold over all records; the table's "
+        "TPR at a target FPR uses thresholds fitted on other non-members only."
+    )
+    return {"privacy-roc": figure_html(fig, div_id="privacy-roc", caption=caption)}
 
 
 def attention_figures(

@@ -92,6 +92,8 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         out=args.out,
         shape=args.shape,
         data=args.data,
+        members=args.members,
+        nonmembers=args.nonmembers,
         value=args.value,
         device=args.device,
         seed=args.seed,

@@ -79,7 +79,7 @@ BackendRequest = Literal["auto", "onnxruntime", "torch", "all"]
 BACKENDS: tuple[str, ...] = get_args(BackendRequest)
 # The stages after input resolution, in pipeline order; each fills the result section of
 # the same name, and `--skip` takes these names.
-STAGE_NAMES = ("efficiency", "explanations", "attention")
+STAGE_NAMES = ("efficiency", "explanations", "attention", "privacy")
 
 # --threads may reach this many threads per logical CPU: enough to study oversubscription,
 # while a typo (--threads 100000) is refused instead of asking the runtimes for ~10^5 threads,
@@ -110,6 +110,10 @@ class AuditConfig:
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     dtypes: dict[str, str] = field(default_factory=dict)  # from NAME=DIMS:DTYPE
     data: Path | None = None
+    # --members / --nonmembers: .npz files of records known to be in, and known to be out of,
+    # the model's training set (the privacy stage); both or neither.
+    members: Path | None = None
+    nonmembers: Path | None = None
     values: dict[str, ScalarValue] = field(default_factory=dict)
     device: DeviceRequest = "auto"
     seed: int = 0
@@ -233,7 +237,20 @@ def resolve_config(
         config = _merge(config, file_settings, f"file:{origin}")
     if flags:
         config = _merge(config, flags, "flags")
+    _check_membership_pair(config)
     return config
+
+
+def _check_membership_pair(config: AuditConfig) -> None:
+    """--members and --nonmembers come together: an attack needs both sides."""
+    given = {"--members": config.members, "--nonmembers": config.nonmembers}
+    missing = [flag for flag, path in given.items() if path is None]
+    if len(missing) == 1:
+        present = next(flag for flag in given if flag not in missing)
+        raise UsageError(
+            f"{present} was given without {missing[0]}; the privacy stage compares the two, "
+            "so pass both files (or neither, for a zoo model's own train and test splits)"
+        )
 
 
 def findings_from_file(config_file: Path, base: FindingThresholds) -> FindingThresholds:
@@ -252,6 +269,8 @@ def settings_from_flags(
     out: str | None = None,
     shape: list[str] | None = None,
     data: str | None = None,
+    members: str | None = None,
+    nonmembers: str | None = None,
     value: list[str] | None = None,
     device: str | None = None,
     seed: int | None = None,
@@ -275,6 +294,9 @@ def settings_from_flags(
         settings["shape"] = dict(split_assignment(s, "--shape") for s in shape)
     if data is not None:
         settings["data"] = Path(data)
+    for key, given in (("members", members), ("nonmembers", nonmembers)):
+        if given is not None:
+            settings[key] = Path(given)
     if value:
         settings["value"] = {
             name: parse_value(v) for name, v in (split_assignment(s, "--value") for s in value)
@@ -359,7 +381,7 @@ def read_toml(path: Path, kind: str = "config", flag: str = "--config") -> dict[
 _KEYS = (
     "out", "shape", "data", "value", "device", "seed", "threads", "budget", "backend",
     "explainers", "samples", "target", "skip", "quiet", "force", "findings", "max_input_bytes",
-    "fail_on",
+    "fail_on", "members", "nonmembers",
 )  # fmt: skip
 
 
@@ -372,7 +394,7 @@ def _settings_from_table(table: dict[str, Any], origin: Path) -> dict[str, Any]:
         )
     settings = dict(table)
     base = origin.parent
-    for key in ("out", "data"):
+    for key in ("out", "data", "members", "nonmembers"):
         if key in settings:
             settings[key] = base / _expect_type(settings[key], str, key, origin)
     if "shape" in settings:
@@ -524,6 +546,7 @@ def _merge(config: AuditConfig, settings: dict[str, Any], source: str) -> AuditC
     for key in (
         "out", "data", "device", "seed", "threads", "budget", "backend", "explainers",
         "samples", "target", "quiet", "force", "findings", "max_input_bytes", "fail_on",
+        "members", "nonmembers",
     ):  # fmt: skip
         if key in settings:
             changes[key] = settings[key]

@@ -12,6 +12,12 @@ Names (``--check NAME:THRESHOLD``):
     explanations.<method>.<metric>            each scorecard metric, its own direction
     explanations.<method>.ground_truth_auroc  higher is better
     explanations.<method>.sanity              MPRT final correlation, lower is better
+    privacy.<attack>.auc                      membership-inference AUC, lower is better,
+                                              with its bootstrap CI
+    privacy.<attack>.tpr_at_1pct | _0.1pct    TPR at that FPR on held-out non-members,
+                                              lower is better, Clopper-Pearson CI; no value
+                                              when not estimable (too few non-members)
+    privacy.<attack>.epsilon_lower            the epsilon lower bound, lower is better
 
 Efficiency metrics come from one backend run. By default the first run of the result;
 ``latency.p50@torch`` or ``latency.p50@onnxruntime/cuda`` names another.
@@ -25,6 +31,7 @@ from typing import Literal
 
 from harness.core.efficiency import BackendRun, EfficiencySection, Estimate
 from harness.core.explanations import ExplanationsSection, MethodResult, SanityCheck
+from harness.core.privacy import PrivacySection, Separation, fpr_key
 from harness.core.result import AuditResult
 
 __all__ = [
@@ -78,6 +85,8 @@ def headline_metrics(result: AuditResult, run: str | None = None) -> dict[str, M
         value = float(work.flops) if work.complete else None
         metrics["work.flops"] = Metric("work.flops", value, "FLOPs", True, "point")
     for metric in _explanation_metrics(result.explanations):
+        metrics[metric.name] = metric
+    for metric in _privacy_metrics(result.privacy):
         metrics[metric.name] = metric
     return metrics
 
@@ -201,3 +210,30 @@ def _sanity_metric(prefix: str, sanity: SanityCheck) -> Metric:
         note = sanity.reason or "the sanity check did not reach its planned depth"
         return Metric(name, None, unit, True, "point", note=f"inconclusive: {note}")
     return Metric(name, sanity.final_correlation, unit, True, "point")
+
+
+def _privacy_metrics(section: PrivacySection) -> list[Metric]:
+    if section.status != "ok":
+        return []
+    metrics: list[Metric] = []
+    for attack in section.attacks:
+        if attack.separation is not None:
+            metrics += _attack_metrics(f"privacy.{attack.name}", attack.separation)
+    return metrics
+
+
+def _attack_metrics(prefix: str, s: Separation) -> list[Metric]:
+    metrics = [Metric(f"{prefix}.auc", s.auc, "", True, "interval", ci=s.auc_ci)]
+    for point in s.points:
+        name = f"{prefix}.tpr_at_{fpr_key(point.target_fpr)}"
+        if point.estimable and point.tpr is not None:
+            metrics.append(Metric(name, point.tpr, "", True, "interval", ci=point.tpr_ci))
+        else:
+            note = (
+                f"not estimable: {point.heldout_nonmembers} held-out non-members, "
+                f"{point.needed_nonmembers} needed"
+            )
+            metrics.append(Metric(name, None, "", True, "interval", note=note))
+    note = None if s.epsilon_lower is not None else "not estimable: no estimable FPR point"
+    metrics.append(Metric(f"{prefix}.epsilon_lower", s.epsilon_lower, "", True, "point", note=note))
+    return metrics

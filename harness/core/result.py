@@ -24,6 +24,7 @@ from harness.core.efficiency import EfficiencySection
 from harness.core.errors import ResultFormatError, first_line
 from harness.core.explanations import ExplanationsSection
 from harness.core.model import ModelFormat, TensorSpec
+from harness.core.privacy import NOT_RUN, PrivacySection
 from harness.core.read_limits import MAX_RESULT_BYTES, FileTooLargeError, read_limited
 from harness.core.result_checks import check_consistency
 from harness.core.schema import load_result_schema
@@ -167,6 +168,8 @@ class AuditResult:
         default_factory=lambda: ExplanationsSection("skipped")
     )
     attention: AttentionSection = field(default_factory=lambda: AttentionSection("skipped"))
+    # Optional: results written before the privacy stage existed read as not run.
+    privacy: PrivacySection = field(default_factory=lambda: PrivacySection("skipped", NOT_RUN))
     # The command line that produced this result, shell-quoted ("python -m harness audit
     # model.onnx --budget quick"); None when the audit was run through the library.
     command: str | None = None
@@ -286,6 +289,7 @@ SECTION_TYPES: dict[str, type] = {
     "efficiency": EfficiencySection,
     "explanations": ExplanationsSection,
     "attention": AttentionSection,
+    "privacy": PrivacySection,
 }
 
 # version N -> function upgrading a version-N dict to version N+1.

@@ -26,6 +26,9 @@ class FindingThresholds:
     memory_to_weights_max: float = 3.0  # peak inference memory over weight bytes, above: info
     percent_of_peak_min: float = 5.0  # achieved % of the measured compute peak, below: info
     ground_truth_margin: float = 0.1  # AUROC a method must beat the random baseline's by
+    # A membership attack whose AUC is significantly above 0.5 warns once it reaches
+    # 0.5 + this (below: an info finding, a weak but detectable leak).
+    privacy_auc_margin: float = 0.05
 
 
 def thresholds_from_table(

@@ -35,80 +35,87 @@ _READ_ERRORS = (
 
 
 def read_data(
-    path: Path, expected: tuple[TensorSpec, ...], budget: InputBytes
+    path: Path,
+    expected: tuple[TensorSpec, ...],
+    budget: InputBytes,
+    *,
+    flag: str = "--data",
+    optional: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """The arrays in ``path`` for the ``expected`` inputs; every one must be present, and
-    together they must fit ``budget`` (checked before any is read)."""
-    arrays = _load(path, expected, budget)
+    together they must fit ``budget`` (checked before any is read). FLAG names the option
+    the file came from in messages; OPTIONAL names further arrays it may hold (labels)."""
+    arrays = _load(path, expected, budget, flag)
     names = [spec.name for spec in expected]
     missing = [name for name in names if name not in arrays]
     if missing:
         spec = next(s for s in expected if s.name == missing[0])
         raise DataError(
-            f"--data {path.name} lacks input '{spec.name}' (expected {spec.dtype} "
+            f"{flag} {path.name} lacks input '{spec.name}' (expected {spec.dtype} "
             f"{spec.shape_text()}); it holds: {', '.join(sorted(arrays)) or 'nothing'}"
         )
-    extra = sorted(set(arrays) - set(names))
+    extra = sorted(set(arrays) - set(names) - set(optional))
     if extra:
+        allowed = ", ".join((*names, *optional))
         raise DataError(
-            f"--data {path.name} holds '{extra[0]}', which is not an input of the model "
-            f"(inputs: {', '.join(names)}); remove it or rename it"
+            f"{flag} {path.name} holds '{extra[0]}', which is not an input of the model "
+            f"(allowed: {allowed}); remove it or rename it"
         )
     return arrays
 
 
 def _load(
-    path: Path, expected: tuple[TensorSpec, ...], budget: InputBytes
+    path: Path, expected: tuple[TensorSpec, ...], budget: InputBytes, flag: str
 ) -> dict[str, np.ndarray]:
     if not path.is_file():
-        raise DataError(f"--data file '{path}' does not exist")
+        raise DataError(f"{flag} file '{path}' does not exist")
     suffix = path.suffix.lower()
     if suffix not in (".npz", ".npy"):
-        raise UsageError(f"--data must be an .npz or .npy file, got '{path.name}'")
+        raise UsageError(f"{flag} must be an .npz or .npy file, got '{path.name}'")
     try:
-        _count_declared(path, suffix, budget)
+        _count_declared(path, suffix, budget, flag)
         # allow_pickle=False: a data file must never run code.
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):  # an .npy: not a context manager
-            return _arrays_from(loaded, path, expected)
+            return _arrays_from(loaded, path, expected, flag)
         with loaded:
-            return _arrays_from(loaded, path, expected)
+            return _arrays_from(loaded, path, expected, flag)
     except _READ_ERRORS as exc:
         raise DataError(
-            f"--data '{path}' cannot be read as {suffix} ({first_line(exc)}); "
+            f"{flag} '{path}' cannot be read as {suffix} ({first_line(exc)}); "
             "write it with numpy.savez or numpy.save"
         ) from exc
 
 
-def _count_declared(path: Path, suffix: str, budget: InputBytes) -> None:
+def _count_declared(path: Path, suffix: str, budget: InputBytes, flag: str) -> None:
     """Count every array in the file against ``budget`` from what the file declares (the
     .npy headers, and each zip member's uncompressed size), reading no data."""
     fix = "pass fewer or smaller samples"
     if suffix == ".npy":
         with path.open("rb") as handle:
-            shape, dtype = _npy_header(handle, path.name)
-        what = f"--data {path.name} ({shape_text(shape)} {dtype})"
+            shape, dtype = _npy_header(handle, path.name, flag)
+        what = f"{flag} {path.name} ({shape_text(shape)} {dtype})"
         budget.add(what, array_bytes(shape, dtype.itemsize), DataError, fix)
         return
     with zipfile.ZipFile(path) as archive:
         for member in archive.infolist():
             with archive.open(member) as handle:
-                shape, dtype = _npy_header(handle, f"{path.name}:{member.filename}")
+                shape, dtype = _npy_header(handle, f"{path.name}:{member.filename}", flag)
             # The larger of the two: the header bounds what numpy allocates, the zip's
             # size bounds what decompressing would produce.
             nbytes = max(array_bytes(shape, dtype.itemsize), member.file_size)
-            what = f"--data {path.name} array '{member.filename}' ({shape_text(shape)} {dtype})"
+            what = f"{flag} {path.name} array '{member.filename}' ({shape_text(shape)} {dtype})"
             budget.add(what, nbytes, DataError, fix)
 
 
-def _npy_header(handle: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype]:
+def _npy_header(handle: IO[bytes], where: str, flag: str) -> tuple[tuple[int, ...], np.dtype]:
     """(shape, dtype) from the header of the .npy at ``handle``'s position."""
     fmt = np.lib.format
     try:
         version = fmt.read_magic(handle)
     except ValueError as exc:  # no .npy magic: raw bytes, which np.load would hand back
         raise DataError(
-            f"--data {where} is not a numpy array ({first_line(exc)}); "
+            f"{flag} {where} is not a numpy array ({first_line(exc)}); "
             "write the file with numpy.savez or numpy.save"
         ) from exc
     if version == (1, 0):
@@ -117,17 +124,17 @@ def _npy_header(handle: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtyp
         shape, _, dtype = fmt.read_array_header_2_0(handle)
     else:
         raise DataError(
-            f"--data {where} is .npy format version {version[0]}.{version[1]}, which the "
+            f"{flag} {where} is .npy format version {version[0]}.{version[1]}, which the "
             "harness does not read; write it with numpy.save"
         )
     return tuple(int(d) for d in shape), dtype
 
 
-def _arrays_from(loaded: object, path: Path, expected: tuple[TensorSpec, ...]) -> dict:
+def _arrays_from(loaded: object, path: Path, expected: tuple[TensorSpec, ...], flag: str) -> dict:
     if isinstance(loaded, np.ndarray):  # an .npy holds one unnamed array
         if len(expected) != 1:
             raise DataError(
-                f"--data {path.name} is one .npy array, but the model needs "
+                f"{flag} {path.name} is one .npy array, but the model needs "
                 f"{len(expected)} inputs ({', '.join(s.name for s in expected)}); "
                 "use an .npz keyed by input name"
             )
@@ -136,8 +143,11 @@ def _arrays_from(loaded: object, path: Path, expected: tuple[TensorSpec, ...]) -
     return {name: loaded[name] for name in loaded.files}
 
 
-def validate_array(spec: TensorSpec, array: np.ndarray, binder: DimBinder) -> None:
-    """Raise DataError unless ``array`` can be fed as ``spec``; binds its symbolic dims."""
+def validate_array(
+    spec: TensorSpec, array: np.ndarray, binder: DimBinder, flag: str = "--data"
+) -> None:
+    """Raise DataError unless ``array`` can be fed as ``spec``; binds its symbolic dims.
+    FLAG names the option the array came from in messages."""
     try:
         expected = np.dtype(spec.dtype)
     except TypeError as exc:  # "string", "bfloat16": no numpy dtype to feed
@@ -146,21 +156,21 @@ def validate_array(spec: TensorSpec, array: np.ndarray, binder: DimBinder) -> No
         ) from exc
     if array.dtype != expected:
         raise DataError(
-            f"input '{spec.name}' expects {spec.dtype}, --data gives {array.dtype}; "
+            f"input '{spec.name}' expects {spec.dtype}, {flag} gives {array.dtype}; "
             f"cast it with .astype(numpy.{spec.dtype})"
         )
     if array.size == 0:
         raise DataError(
-            f"input '{spec.name}' in --data holds no values (shape {shape_text(array.shape)}); "
+            f"input '{spec.name}' in {flag} holds no values (shape {shape_text(array.shape)}); "
             "an empty input cannot be audited: pass at least one sample"
         )
-    binder.bind_given(spec, tuple(int(d) for d in array.shape), "--data")
+    binder.bind_given(spec, tuple(int(d) for d in array.shape), flag)
     if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        raise DataError(f"input '{spec.name}' in --data holds NaN or infinite values")
+        raise DataError(f"input '{spec.name}' in {flag} holds NaN or infinite values")
     if spec.index_range is not None and array.size:
         low, high = int(array.min()), int(array.max())
         if low < 0 or high >= spec.index_range:
             raise DataError(
-                f"input '{spec.name}' indexes a table of {spec.index_range} rows, but --data "
+                f"input '{spec.name}' indexes a table of {spec.index_range} rows, but {flag} "
                 f"holds values in [{low}, {high}]; ids must lie in [0, {spec.index_range})"
             )

@@ -55,11 +55,12 @@ class DimBinder:
 
     def bind_given(self, spec: TensorSpec, given: tuple[int, ...], origin: str) -> None:
         """Check ``given`` (from --shape or --data) against the declared shape and bind it."""
-        error = DataError if origin == "--data" else UsageError
+        # --shape is a flag's value; --data, --members, --nonmembers are files' contents.
+        error = UsageError if origin == "--shape" else DataError
         if len(given) != spec.rank:
             fix = (
                 f"reshape the array to {spec.rank} dims (add a batch axis?)"
-                if origin == "--data"
+                if error is DataError
                 else f"give {spec.rank} dims, e.g. --shape {spec.name}={self.example(spec)}"
             )
             raise error(

@@ -10,6 +10,7 @@ from harness.core.model import LoadedModel
 from harness.core.progress import SILENT, StageProgress
 from harness.core.result import ModelSummary
 from harness.intake.inputs import ResolvedInputs
+from harness.intake.membership import MembershipSets
 from harness.runtime.device import Device
 
 __all__ = ["AuditContext"]
@@ -23,3 +24,7 @@ class AuditContext:
     inputs: ResolvedInputs
     device: Device
     progress: StageProgress = field(default=SILENT, compare=False)
+    # The privacy stage's records (harness.intake.membership), read during intake; None
+    # with the reason when there are none (or the stage is skipped).
+    membership: MembershipSets | None = None
+    membership_missing: str | None = None

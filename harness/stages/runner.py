@@ -57,11 +57,18 @@ def _attention(context: AuditContext) -> Section:
     return attention.run(context)
 
 
+def _privacy(context: AuditContext) -> Section:
+    from harness.stages import privacy
+
+    return privacy.run(context)
+
+
 # Stage name (= its result section) -> the function that fills it, in running order.
 STAGES: dict[str, Stage] = {
     "efficiency": _efficiency,
     "explanations": _explanations,
     "attention": _attention,
+    "privacy": _privacy,
 }
 
 

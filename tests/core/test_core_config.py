@@ -514,3 +514,19 @@ def test_samples_outside_one_to_the_cap_are_refused(tmp_path: Path, samples: int
 def test_samples_at_the_cap_are_taken(tmp_path: Path) -> None:
     flags = settings_from_flags(samples=10_000)
     assert resolve_config("net.onnx", flags, None, tmp_path).samples == 10_000
+
+
+def test_membership_files_in_a_config_file_are_relative_to_it(tmp_path: Path) -> None:
+    config_file = write(
+        tmp_path / "conf" / "audit.toml", 'members = "m.npz"\nnonmembers = "../n.npz"\n'
+    )
+    config = resolve_config("net.onnx", {}, config_file, tmp_path)
+    assert config.members == tmp_path / "conf" / "m.npz"
+    assert config.nonmembers == tmp_path / "conf" / ".." / "n.npz"
+
+
+@pytest.mark.parametrize("given", ["members", "nonmembers"])
+def test_one_membership_file_without_the_other_is_refused(tmp_path: Path, given: str) -> None:
+    flags = settings_from_flags(**{given: "x.npz"})
+    with pytest.raises(UsageError, match="pass both files"):
+        resolve_config("net.onnx", flags, None, tmp_path)

@@ -18,6 +18,7 @@ from harness.core.efficiency import EfficiencySection
 from harness.core.errors import ResultFormatError
 from harness.core.explanations import ExplanationsSection
 from harness.core.model import TensorSpec
+from harness.core.privacy import NOT_RUN
 from harness.core.result import (
     SCHEMA_VERSION,
     AuditResult,
@@ -179,7 +180,9 @@ def test_default_stage_sections_are_skipped() -> None:
     )
     for name in result_module.STAGE_NAMES:
         section = bare.stage(name)
-        assert (section.status, section.reason) == ("skipped", None)
+        # privacy: results written before it existed read as not run, with that reason.
+        reason = NOT_RUN if name == "privacy" else None
+        assert (section.status, section.reason) == ("skipped", reason)
         assert isinstance(section, result_module.SECTION_TYPES[name])
     assert AuditResult.from_json(bare.to_json()) == bare
 
@@ -223,7 +226,10 @@ def test_schema_requires_every_dataclass_field(validator: jsonschema.Draft202012
         (schema["$defs"]["GpuInfo"], data["environment"]["gpus"][0]),
     ]
     # Added within schema version 2, so results written before them lack them: optional.
-    optional = {"notes", "max_input_bytes", "verdict", "fail_on", "stage_seconds"}
+    optional = {
+        "notes", "max_input_bytes", "verdict", "fail_on", "stage_seconds", "privacy",
+        "members", "nonmembers",
+    }  # fmt: skip
     for sub_schema, sub_data in pairs:
         assert sub_schema["additionalProperties"] is False
         assert sorted(sub_schema["required"]) == sorted(set(sub_data) - optional)

@@ -25,6 +25,7 @@ from harness.reports.findings import (
 from tests.core.test_core_attention_schema import full_section
 from tests.reports.test_report_efficiency import make_efficiency, make_run
 from tests.reports.test_report_explanations import make_section
+from tests.reports.test_report_privacy import STRONG, attack, privacy_section, quiet_privacy
 from tests.reports.test_report_render import (
     StructureChecker,
     make_config,
@@ -438,6 +439,19 @@ def _without_failed_methods() -> AuditResult:
 # Each rule (by function name), the id it yields, and a result with its stage ok (or its
 # data present) where it must NOT fire.
 MUST_NOT_FIRE = {
+    "membership_leakage": (
+        "privacy.membership_leakage",
+        lambda: quiet_result(privacy=quiet_privacy()),
+    ),
+    "no_membership_leakage_found": (
+        "privacy.no_leakage_found",
+        lambda: quiet_result(privacy=privacy_section(attack("loss", STRONG))),
+    ),
+    "privacy_point_not_estimable": (
+        "privacy.low_fpr_not_estimable",
+        lambda: quiet_result(privacy=quiet_privacy()),
+    ),
+    "class_exposed": ("privacy.class_exposed", lambda: quiet_result(privacy=quiet_privacy())),
     "stage_failed": ("stage.failed", lambda: quiet_result(explanations=make_section("image"))),
     "stage_skipped": ("stage.skipped", quiet_result),
     "input_defaults": ("inputs.defaults_chosen", quiet_result),

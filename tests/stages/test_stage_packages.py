@@ -30,8 +30,8 @@ def test_importing_the_stage_packages_imports_no_runtime() -> None:
     code = (
         "import sys\n"
         "import harness.stages.efficiency, harness.stages.explanations, "
-        "harness.stages.attention\n"
-        "heavy = {'torch', 'onnx', 'onnxruntime', 'captum', 'plotly'}\n"
+        "harness.stages.attention, harness.stages.privacy\n"
+        "heavy = {'torch', 'onnx', 'onnxruntime', 'captum', 'plotly', 'sklearn'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
