@@ -20,6 +20,7 @@ from typing import Any
 from harness.core.attention import AttentionLayer, AttentionSection
 from harness.core.efficiency import BackendRun, EfficiencySection
 from harness.core.explanations import ExplanationsSection, MethodResult
+from harness.core.privacy import AttackResult, PrivacySection
 from harness.core.result import STAGE_NAMES, AuditResult
 from harness.reports import format as fmt
 
@@ -216,11 +217,56 @@ def attention_card(section: AttentionSection, result: AuditResult) -> tuple[Head
     )
 
 
+# --- privacy ----------------------------------------------------------------------------
+
+
+def _strongest(section: PrivacySection) -> AttackResult | None:
+    judged = [attack for attack in section.attacks if attack.separation is not None]
+    return max(judged, key=lambda attack: attack.separation.auc, default=None)  # type: ignore[union-attr]
+
+
+def _low_fpr(attack: AttackResult) -> Headline | None:
+    points = attack.separation.points if attack.separation else ()
+    estimable = [point for point in points if point.estimable and point.tpr is not None]
+    if not estimable:
+        return None
+    point = min(estimable, key=lambda p: p.target_fpr)
+    low, high = point.tpr_ci or (None, None)
+    return Headline(
+        f"TPR at {fmt.number(point.target_fpr * 100)}% FPR",
+        fmt.percent(point.tpr),
+        f"95% CI [{fmt.percent(low)}, {fmt.percent(high)}]; {attack.name}, thresholds "
+        "fitted on other non-members",
+    )
+
+
+def privacy_card(section: PrivacySection, result: AuditResult) -> tuple[Headline, ...]:
+    strongest = _strongest(section)
+    if strongest is None or strongest.separation is None:
+        return (Headline("Attacks judged", "0", "no attack could be scored"),)
+    separation = strongest.separation
+    low, high = separation.auc_ci
+    headlines = [
+        Headline(
+            "Strongest attack AUC",
+            fmt.number(separation.auc),
+            f"95% CI [{fmt.number(low)}, {fmt.number(high)}], p {fmt.number(separation.p_value)}; "
+            f"{strongest.name}, {fmt.count(section.members, 'member')} against "
+            f"{fmt.count(section.nonmembers, 'non-member')} (0.5 is chance)",
+        )
+    ]
+    low_fpr = _low_fpr(strongest)
+    if low_fpr is not None:
+        headlines.append(low_fpr)
+    return tuple(headlines)
+
+
 # One builder per stage that has headline figures; a stage missing here still gets a card.
 STAGE_CARDS: dict[str, StageCard] = {
     "efficiency": efficiency_card,
     "explanations": explanations_card,
     "attention": attention_card,
+    "privacy": privacy_card,
 }
 
 

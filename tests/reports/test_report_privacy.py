@@ -184,3 +184,27 @@ def test_a_skipped_section_shows_its_reason_and_no_figure() -> None:
     reason = "no --members/--nonmembers given, and the model is not a zoo model"
     page = render_report(make_result(privacy=PrivacySection("skipped", reason)))
     assert reason in _text(page) and "privacy-roc" not in page
+
+
+def test_privacy_card_names_the_strongest_attack_with_its_interval_and_low_fpr_power() -> None:
+    from harness.reports.summary import summary_cards
+
+    section = privacy_section(attack("confidence", NULL), attack("loss", STRONG))
+    card = {c.title: c for c in summary_cards(make_result(privacy=section))}["Privacy"]
+    shown = {h.label: (h.value, h.detail) for h in card.headlines}
+    value, detail = shown["Strongest attack AUC"]
+    assert value == "0.8" and detail is not None
+    assert detail.startswith("95% CI [0.75, 0.85], p 0.001; loss, 100 members against")
+    # 1% is the lowest estimable target FPR (0.1% needs 10,000 held-out non-members)
+    assert shown["TPR at 1% FPR"][0] == "20.0%"
+
+
+def test_privacy_card_without_an_estimable_point_gives_the_auc_alone() -> None:
+    from harness.reports.summary import summary_cards
+
+    card = {
+        c.title: c
+        for c in summary_cards(make_result(privacy=privacy_section(attack("loss", NULL))))
+    }
+    labels = [h.label for h in card["Privacy"].headlines]
+    assert labels == ["Strongest attack AUC"]
