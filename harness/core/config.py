@@ -56,6 +56,7 @@ __all__ = [
     "THREADS_PER_CPU",
     "AuditConfig",
     "check_threads",
+    "config_from_table",
     "default_out_dir",
     "find_pyproject",
     "findings_from_file",
@@ -234,6 +235,13 @@ def resolve_config(
     if flags:
         config = _merge(config, flags, "flags")
     return config
+
+
+def config_from_table(model: str, table: dict[str, Any], origin: Path) -> AuditConfig:
+    """MODEL's settings from TABLE (the keys of [tool.harness]) over the defaults, checked
+    as a config file's are and with its relative paths taken from ORIGIN's folder: one
+    model of an audit plan (``harness audit-many``)."""
+    return _merge(AuditConfig(model=model), _settings_from_table(table, origin), f"file:{origin}")
 
 
 def findings_from_file(config_file: Path, base: FindingThresholds) -> FindingThresholds:
