@@ -92,7 +92,12 @@ def _audit_dataset(args: argparse.Namespace, config_file: Path | None) -> int:
     shard x method work units (harness.scale), resumable from their store."""
     from dataclasses import replace
 
-    from harness.commands.audit_many import UnitProgress, execution_from_args, print_failures
+    from harness.commands.audit_many import (
+        UnitProgress,
+        execution_from_args,
+        print_failures,
+        reproducible_command,
+    )
     from harness.commands.terminal import Terminal
     from harness.core.config import resolve_config
     from harness.scale.plan import (
@@ -121,7 +126,7 @@ def _audit_dataset(args: argparse.Namespace, config_file: Path | None) -> int:
         Path(args.store) if args.store else None,
         execution_from_args(args),
         progress,
-        command=command_line(args.argv),
+        command=reproducible_command(args.argv),
     )
     progress.finish()
     print_failures(outcome)  # before the verdict, which stays the last line

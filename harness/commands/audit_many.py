@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from harness.scale.runner import ProgressState
     from harness.scale.scaled import Execution, ScaleOutcome
 
-__all__ = ["UnitProgress", "execution_from_args", "outcome_exit_code", "print_failures", "run"]
+__all__ = [
+    "UnitProgress",
+    "execution_from_args",
+    "outcome_exit_code",
+    "print_failures",
+    "reproducible_command",
+    "run",
+]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,11 +54,34 @@ def run(args: argparse.Namespace) -> int:
         Path(args.store) if args.store else None,
         execution_from_args(args),
         progress,
-        command=command_line(args.argv),
+        command=reproducible_command(args.argv),
     )
     progress.finish()
     print(f"wrote {outcome.out / 'summary.html'} ({len(outcome.aggregates)} model(s))")
     return outcome_exit_code(outcome)
+
+
+# Flags that say where and how units run, not what they compute: left out of the command
+# recorded in the aggregates, which are the same bytes whichever executor made them.
+_EXECUTION_FLAGS = ("--executor", "--workers", "--ray-address", "--store", "--retries")
+_EXECUTION_SWITCHES = ("--quiet", "--debug")
+
+
+def reproducible_command(argv: list[str]) -> str:
+    """The command line recorded in the aggregates: ARGV without the executor's flags."""
+    kept: list[str] = []
+    skip_value = False
+    for arg in argv:
+        if skip_value:
+            skip_value = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in _EXECUTION_FLAGS:
+            skip_value = "=" not in arg
+            continue
+        if arg not in _EXECUTION_SWITCHES:
+            kept.append(arg)
+    return command_line(kept)
 
 
 def execution_from_args(args: argparse.Namespace) -> Execution:

@@ -1,0 +1,111 @@
+"""``harness audit-many`` and ``harness audit --samples all``: exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.cli import main
+from harness.scale.plan import read_plan
+from harness.scale.store import Store
+from harness.scale.units import cut_plan
+from tests.scale.conftest import SAMPLES, write_plan
+
+
+def _last_lines(capsys) -> list[str]:
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_audit_many_writes_reports_and_a_summary_and_exits_0(tmp_path, tiny_folder, capsys):
+    plan = write_plan(tmp_path, tiny_folder, shard_size=3)
+    code = main(["audit-many", str(plan), "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "done dataset saliency 0-3" in captured.err  # plain progress lines off a terminal
+    assert captured.err.strip().splitlines()[-1].startswith("dataset: verdict: pass")
+    page = (tmp_path / "out/summary.html").read_text()
+    assert 'href="models/dataset/report.html"' in page
+    assert "<script" not in page and "http" not in page  # self-contained, offline
+    assert (tmp_path / "out/models/dataset/report.html").is_file()
+
+
+def test_a_bad_plan_exits_2_with_one_line(tmp_path, capsys):
+    plan = tmp_path / "plan.toml"
+    plan.write_text("[[models]]\nname = 'x'\n")
+    assert main(["audit-many", str(plan)]) == 2
+    lines = _last_lines(capsys)
+    assert len(lines) == 1 and lines[0].startswith("UsageError: plan ")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--workers", "2"], "--executor inline runs one unit at a time"),
+        (["--ray-address", "auto"], "--ray-address needs --executor ray"),
+        (["--executor", "process", "--workers", "0"], "--workers must be from 1"),
+    ],
+)
+def test_executor_flags_are_checked(tmp_path, tiny_folder, capsys, flags, message):
+    plan = write_plan(tmp_path, tiny_folder)
+    assert main(["audit-many", str(plan), "--out", str(tmp_path / "out"), *flags]) == 2
+    assert message in _last_lines(capsys)[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_unit_that_keeps_failing_exits_5_naming_it(tmp_path, tiny_folder, capsys):
+    plan = write_plan(tmp_path, tiny_folder, shard_size=3, retries=0)
+    failing = next(u.id for u in cut_plan(read_plan(plan)).units if u.kind == "shard")
+    faults = Store.open(tmp_path / "out.units").root / "faults"
+    faults.mkdir()
+    (faults / failing).write_text("raise\n")
+    code = main(["audit-many", str(plan), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 5
+    assert f"unit {failing} (dataset saliency 0-3) failed after 1 attempt(s)" in err
+    assert "partial: rerun the same command" in err
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    assert summary["partial"] is True and summary["models"][0]["verdict"] == "incomplete"
+    assert "Partial:" in (tmp_path / "out/summary.html").read_text()
+
+
+def test_audit_samples_all_explains_every_sample_of_data(tmp_path, tiny_folder, capsys):
+    out = tmp_path / "audit"
+    code = main(
+        [
+            "audit",
+            str(tiny_folder / "tiny_cnn.onnx"),
+            "--data",
+            str(tiny_folder / "data.npz"),
+            "--samples",
+            "all",
+            "--shard-size",
+            "4",
+            "--explainers",
+            "saliency",
+            "--budget",
+            "quick",
+            "--skip",
+            "efficiency",
+            "--skip",
+            "attention",
+            "--out",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "result.json"]
+    result = json.loads((out / "result.json").read_text())
+    assert result["explanations"]["samples"] == SAMPLES
+    assert result["explanations"]["plan"]["shards"] == 2
+    saliency = result["explanations"]["methods"][0]
+    assert len(saliency["metrics"][0]["per_sample"]) == SAMPLES
+    assert "--samples all" in result["command"]
+    assert (tmp_path / "audit.units/store.json").is_file()
+
+
+def test_audit_refuses_executor_flags_without_samples_all(tmp_path, tiny_folder, capsys):
+    model = str(tiny_folder / "tiny_cnn.onnx")
+    assert main(["audit", model, "--executor", "process", "--out", str(tmp_path / "o")]) == 2
+    assert "add --samples all" in _last_lines(capsys)[-1]
