@@ -183,3 +183,45 @@ def test_store_keeps_finished_units_when_the_output_folder_is_removed(
     second = _run(plan, tmp_path / "out", Execution())
     assert (first.report.ran, second.report.ran, second.report.skipped) == (2, 0, 2)
     assert (tmp_path / "out/models/dataset/report.html").is_file()
+
+
+class _RecordingExecutor:
+    """Runs nothing: finishes units one wait at a time and records what ran beside what."""
+
+    name, slots, drains_for_exclusive, isolation = "fake", 3, True, "fake"
+
+    def __init__(self) -> None:
+        self.overlaps: list[tuple[str, ...]] = []  # the kinds in flight at each start
+
+    def submit(self, unit, shard, fault):
+        from harness.scale.executors import Running
+
+        running = Running(unit, None)
+        self.in_flight = [*getattr(self, "in_flight", []), running]
+        self.overlaps.append(tuple(sorted(r.unit.kind for r in self.in_flight)))
+        return running
+
+    def wait(self, running, timeout):
+        from harness.scale.work import UnitOutput
+
+        first = running[0]
+        self.in_flight.remove(first)
+        return [(first, UnitOutput(first.unit.id, "{}", 0.0, first.unit.exclusive))]
+
+    def close(self) -> None:
+        pass
+
+
+def test_efficiency_units_run_first_and_alone_on_a_pool(tmp_path, tiny_folder):
+    from harness.scale.runner import run_units
+
+    plan_path = write_plan(tmp_path, tiny_folder, whole_model=True)
+    plan_path.write_text(plan_path.read_text().replace('skip = ["efficiency", "attention"]', ""))
+    cut = cut_plan(read_plan(plan_path))
+    executor = _RecordingExecutor()
+    report = run_units(cut, Store.open(tmp_path / "store"), executor, retries=0)
+    assert report.complete and report.ran == len({u.id for u in cut.units})
+    timed = [kinds for kinds in executor.overlaps if "efficiency" in kinds]
+    assert timed == [("efficiency",), ("efficiency",)]  # one per model, each alone
+    assert executor.overlaps[:2] == timed  # before any other unit
+    assert max(len(kinds) for kinds in executor.overlaps) == 3  # the rest share the pool
