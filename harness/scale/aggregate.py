@@ -36,7 +36,7 @@ from typing import Any
 
 from harness.core.errors import HarnessError
 from harness.core.result import SECTION_TYPES, AuditResult, Section
-from harness.core.verdict import DecidingFinding, Verdict
+from harness.core.verdict import DecidingFinding, Verdict, VerdictStatus
 from harness.scale.merge import merge_shards
 from harness.scale.plan import ModelEntry
 from harness.scale.store import Store
@@ -95,7 +95,7 @@ def aggregate_model(
         command=command,
         stage_seconds={},
         notes=notes,
-        **sections,
+        **sections,  # type: ignore[arg-type]  # each built by its SECTION_TYPES class
     )
     return ModelAggregate(entry.name, _judged(result, missing), tuple(missing))
 
@@ -204,6 +204,6 @@ def _judged(result: AuditResult, missing: list[MissingUnit]) -> AuditResult:
         )
         first = DecidingFinding("fail", PARTIAL_RULE, title)
         counts = {**judged.counts, "fail": judged.counts.get("fail", 0) + 1}
-        status = "fail" if judged.status == "fail" else "incomplete"
+        status: VerdictStatus = "fail" if judged.status == "fail" else "incomplete"
         judged = Verdict(status, counts, (first, *judged.deciding))
     return replace(result, verdict=judged)

@@ -21,6 +21,7 @@ is a retryable ``UnitFailure``.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import multiprocessing
 import os
 import time
@@ -79,6 +80,10 @@ class Executor(Protocol):
 
     def close(self) -> None: ...
 
+    def abort(self, running: list[Running]) -> None:
+        """Stop at once (Ctrl-C, an error): RUNNING's units are abandoned, not awaited."""
+        ...
+
 
 def make_executor(name: str, workers: int, ray_address: str | None) -> Executor:
     if name == "inline":
@@ -111,6 +116,9 @@ class InlineExecutor:
 
     def close(self) -> None:
         self._done.clear()
+
+    def abort(self, running: list[Running]) -> None:
+        self.close()
 
 
 class ProcessExecutor:
@@ -169,6 +177,18 @@ class ProcessExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def abort(self, running: list[Running]) -> None:
+        """End the workers now: a unit may run for minutes, and Ctrl-C must not wait for
+        it (its result would be lost all the same). The pool has no public way to end its
+        processes before Python 3.14's ``terminate_workers``."""
+        pool = self._pool
+        if pool is None:
+            return
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
 
 
 def _limit_torch_threads(threads: int) -> None:
@@ -250,6 +270,13 @@ class RayExecutor:
         if self._started_here and self._ray.is_initialized():
             self._ray.shutdown()
         self._started_here = False
+
+    def abort(self, running: list[Running]) -> None:
+        for unit in running:
+            # Already finished, or its node gone: nothing is left to stop.
+            with contextlib.suppress(Exception):
+                self._ray.cancel(unit.handle, force=True)
+        self.close()
 
 
 def _import_ray() -> Any:

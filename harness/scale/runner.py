@@ -80,6 +80,13 @@ def run_units(
     started = time.perf_counter()
     try:
         run.loop(deque(todo))
+    except BaseException as exc:
+        executor.abort(run.running)
+        exc.add_note(
+            f"{run.report.skipped + run.report.ran} of {run.report.total} units are finished "
+            f"and kept in the store '{store.root}'; run the same command again to resume"
+        )
+        raise
     finally:
         executor.close()
         run.report.wall_seconds = round(time.perf_counter() - started, 3)

@@ -52,8 +52,12 @@ def test_a_stopped_run_resumes_with_only_its_missing_units(tmp_path, tiny_folder
             if len(finished) == 2:
                 raise KeyboardInterrupt  # Ctrl-C in the middle of the run
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as stopped:
         _run(plan, tmp_path / "out", Execution(), stop_after_two)
+    assert stopped.value.__notes__ == [
+        f"2 of {total} units are finished and kept in the store '{tmp_path / 'out.units'}'; "
+        "run the same command again to resume"
+    ]
     store = tmp_path / "out.units"
     assert len(list((store / "units").glob("*.json"))) == 2
     assert not (tmp_path / "out").exists()  # no aggregate from a stopped run
