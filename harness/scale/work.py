@@ -15,6 +15,8 @@ import os
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,13 +64,33 @@ def run_unit(
     try:
         if fault == "raise":
             raise RuntimeError(f"fault injected into unit {unit.id} by the store's test hook")
-        text = _audit(unit, shard)
+        with _whole_machine(ran_alone):
+            text = _audit(unit, shard)
     except HarnessError as exc:
         retryable = exc.exit_code != 2  # the input's fault: the same error every time
         raise UnitFailure(f"{type(exc).__name__}: {first_line(exc)}", retryable) from None
     except Exception as exc:
         raise UnitFailure(f"{type(exc).__name__}: {first_line(exc)}", retryable=True) from None
     return UnitOutput(unit.id, text, round(time.perf_counter() - started, 3), ran_alone)
+
+
+@contextmanager
+def _whole_machine(alone: bool) -> Iterator[None]:
+    """A unit that has the machine to itself times with torch's default threads (one per
+    physical core), not the share of the cores a pool worker (or Ray's OMP_NUM_THREADS=1)
+    gives it; the share comes back after. onnxruntime's sessions follow --threads anyway."""
+    if not alone:
+        yield
+        return
+    import psutil
+    import torch
+
+    share = torch.get_num_threads()
+    torch.set_num_threads(psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(share)
 
 
 def _audit(unit: WorkUnit, shard: dict[str, np.ndarray] | None) -> str:
