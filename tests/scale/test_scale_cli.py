@@ -7,6 +7,7 @@ import json
 import pytest
 
 from harness.cli import main
+from harness.core.result import AuditResult
 from harness.scale.plan import read_plan
 from harness.scale.store import Store
 from harness.scale.units import cut_plan
@@ -28,6 +29,10 @@ def test_audit_many_writes_reports_and_a_summary_and_exits_0(tmp_path, tiny_fold
     assert 'href="models/dataset/report.html"' in page
     assert "<script" not in page and "http" not in page  # self-contained, offline
     assert (tmp_path / "out/models/dataset/report.html").is_file()
+    # The aggregate reads back as any result does: schema, bounds and consistency checked.
+    result = AuditResult.read(tmp_path / "out/models/dataset/result.json")
+    assert result.explanations.samples == SAMPLES
+    assert result.stage_seconds == {} and result.explanations.timing == {}
 
 
 def test_a_bad_plan_exits_2_with_one_line(tmp_path, capsys):
