@@ -256,8 +256,8 @@ def _add_audit_many(commands: Any) -> None:
         commands,
         "audit-many",
         help="audit every model of a TOML plan as work units (inline, processes or Ray)",
-        description="Audit the models of PLAN (a TOML file: [[models]] tables with their "
-        "settings; see README 'Scale-out') as deterministic work units, kept in a store so "
+        description="Audit the models of PLAN (a TOML file: [[models]] tables with their\n"
+        "settings; see README 'Scale-out') as deterministic work units, kept in a store so\n"
         "that a stopped run resumes, into OUT/summary.html and OUT/models/NAME/.",
     )
     many.add_argument("plan", metavar="PLAN")

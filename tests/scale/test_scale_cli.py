@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +118,22 @@ def test_audit_refuses_executor_flags_without_samples_all(tmp_path, tiny_folder,
     model = str(tiny_folder / "tiny_cnn.onnx")
     assert main(["audit", model, "--executor", "process", "--out", str(tmp_path / "o")]) == 2
     assert "add --samples all" in _last_lines(capsys)[-1]
+
+
+def test_audit_many_help_lists_its_exit_codes_and_imports_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from harness.cli import main\n"
+        "try:\n"
+        "    main(['audit-many', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'torch', 'onnx', 'onnxruntime', 'numpy', 'ray', 'jinja2'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+    assert "5  partial: a work unit failed every attempt" in done.stdout
+    assert "--executor {inline,process,ray}" in done.stdout
