@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import contextlib
+import logging
 import multiprocessing
 import os
 import time
@@ -215,14 +216,16 @@ class RayExecutor:
     def _start(self, address: str | None) -> None:
         ray = self._ray
         try:
+            # Ray's own INFO lines would interleave with the progress on stderr.
+            quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
             if address:
-                ray.init(address=address, log_to_driver=False)
+                ray.init(address=address, **quiet)
             else:
                 ray.init(
                     num_cpus=self.slots,
                     resources={NODE_RESOURCE: 1},
                     include_dashboard=False,
-                    log_to_driver=False,
+                    **quiet,
                 )
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = f"the Ray cluster at '{shorten(address)}'" if address else "a local Ray"

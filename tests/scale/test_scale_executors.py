@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 
@@ -71,6 +72,7 @@ def test_a_local_ray_offers_the_node_resource_and_timed_units_take_all_of_it(
             "resources": {NODE_RESOURCE: 1},
             "include_dashboard": False,
             "log_to_driver": False,
+            "logging_level": logging.ERROR,
         }
     ]
     for unit in units[:2]:
