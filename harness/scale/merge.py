@@ -68,6 +68,9 @@ def merge_shards(
             assert unit.shard is not None
             section = sections.get(unit.id)
             found = _method(section, method) if section is not None else None
+            if found is None and section is not None:  # the shard's stage failed or skipped
+                status = section.status if section.status == "skipped" else "failed"
+                found = MethodResult(method, status, reason=section.reason or "no result")
             if found is None:
                 lacking.append(f"{unit.shard[0]}-{unit.shard[1]}")
                 continue

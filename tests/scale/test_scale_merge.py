@@ -74,3 +74,28 @@ def test_a_missing_or_cut_shard_makes_the_method_incomplete_and_says_which():
     assert cut.status == "incomplete" and "cut short" in (cut.reason or "")
     nothing = _merge_method("saliency", [], ["0-2", "2-4"], 2)
     assert nothing.status == "incomplete"
+
+
+def test_a_shard_whose_stage_failed_fails_the_method_with_its_reason():
+    from harness.core.config import AuditConfig
+    from harness.core.explanations import ExplanationsSection
+    from harness.scale.merge import merge_shards
+    from harness.scale.units import WorkUnit
+
+    class Dataset:
+        count, source = 4, "--data d.npz"
+
+    class Result:
+        def __init__(self, section):
+            self.explanations = section
+
+    ok = ExplanationsSection(status="ok", methods=(_shard((1.0, 2.0), auc=0.2),))
+    broken = ExplanationsSection(status="failed", reason="every attribution method failed (x)")
+    units = [
+        WorkUnit("shard", "m", AuditConfig("m"), "h", method="saliency", shard=bounds)
+        for bounds in ((0, 2), (2, 4))
+    ]
+    results = {units[0].id: Result(ok), units[1].id: Result(broken)}
+    merged = merge_shards(units, results, Dataset(), [])  # type: ignore[arg-type]
+    assert merged.methods[0].status == "failed"
+    assert "every attribution method failed" in (merged.methods[0].reason or "")
