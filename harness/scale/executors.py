@@ -24,7 +24,8 @@ import concurrent.futures as futures
 import contextlib
 import logging
 import multiprocessing
-import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,18 +130,12 @@ class ProcessExecutor:
 
     def __init__(self, workers: int) -> None:
         self.slots = workers
-        # Each worker's share of the cores for torch (an exclusive unit runs alone but in a
-        # worker all the same; onnxruntime's sessions follow --threads as in any audit).
-        self._threads = max(1, (os.cpu_count() or 1) // workers)
         self._pool: futures.ProcessPoolExecutor | None = None
 
     def _live_pool(self) -> futures.ProcessPoolExecutor:
         if self._pool is None:
             self._pool = futures.ProcessPoolExecutor(
-                max_workers=self.slots,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_limit_torch_threads,
-                initargs=(self._threads,),
+                max_workers=self.slots, mp_context=multiprocessing.get_context("spawn")
             )
         return self._pool
 
@@ -192,12 +187,6 @@ class ProcessExecutor:
         self._pool = None
 
 
-def _limit_torch_threads(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
 class RayExecutor:
     name = "ray"
     drains_for_exclusive = False
@@ -215,6 +204,9 @@ class RayExecutor:
 
     def _start(self, address: str | None) -> None:
         ray = self._ray
+        # ray.init installs a SIGTERM handler that aborts the driver; the harness's own
+        # (SIGTERM as Ctrl-C: workers stopped, the store's note printed) is put back.
+        term = signal.getsignal(signal.SIGTERM)
         try:
             # Ray's own INFO lines would interleave with the progress on stderr.
             quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
@@ -233,6 +225,9 @@ class RayExecutor:
                 f"cannot start or reach {where}: {first_line(exc)}; check --ray-address "
                 "(host:port of the head node, or 'auto')"
             ) from exc
+        finally:
+            if threading.current_thread() is threading.main_thread() and term is not None:
+                signal.signal(signal.SIGTERM, term)
         self._started_here = True
 
     def _check_resource(self) -> None:

@@ -64,7 +64,7 @@ def run_unit(
     try:
         if fault == "raise":
             raise RuntimeError(f"fault injected into unit {unit.id} by the store's test hook")
-        with _whole_machine(ran_alone):
+        with _torch_threads(ran_alone):
             text = _audit(unit, shard)
     except HarnessError as exc:
         retryable = exc.exit_code != 2  # the input's fault: the same error every time
@@ -75,22 +75,26 @@ def run_unit(
 
 
 @contextmanager
-def _whole_machine(alone: bool) -> Iterator[None]:
-    """A unit that has the machine to itself times with torch's default threads (one per
-    physical core), not the share of the cores a pool worker (or Ray's OMP_NUM_THREADS=1)
-    gives it; the share comes back after. onnxruntime's sessions follow --threads anyway."""
-    if not alone:
-        yield
-        return
-    import psutil
+def _torch_threads(alone: bool) -> Iterator[None]:
+    """Torch's threads while a unit runs. Every unit but a timed one runs torch on ONE
+    thread: float sums come out differently with another thread count, and a unit's result
+    must not depend on how many workers share its machine or how many cores it has (the
+    parallelism is the units side by side). A unit alone on its machine (efficiency)
+    times with torch's default, one thread per physical core. ``--threads`` in a model's
+    settings overrides both (the pipeline applies it), the same on every worker."""
     import torch
 
-    share = torch.get_num_threads()
-    torch.set_num_threads(psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+    before = torch.get_num_threads()
+    if alone:
+        import psutil
+
+        torch.set_num_threads(psutil.cpu_count(logical=False) or os.cpu_count() or 1)
+    else:
+        torch.set_num_threads(1)
     try:
         yield
     finally:
-        torch.set_num_threads(share)
+        torch.set_num_threads(before)
 
 
 def _audit(unit: WorkUnit, shard: dict[str, np.ndarray] | None) -> str:
