@@ -1,6 +1,6 @@
 """Scale-out: a dataset's explanations and a zoo-wide plan as work units (issue 21).
 
-    python -m benchmarks.scale_out [--budget quick] [--shard-size 45] [--skip-zoo]
+    python -m benchmarks.scale_out [--budget quick] [--shard-size 30] [--skip-zoo]
 
 (from the repository root, with Ray installed: pip install -e '.[ray]'.)
 
@@ -127,7 +127,7 @@ def _env() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", default="quick", choices=("quick", "standard", "thorough"))
-    parser.add_argument("--shard-size", type=int, default=45)
+    parser.add_argument("--shard-size", type=int, default=30)
     parser.add_argument("--skip-zoo", action="store_true", help="only the dataset benchmark")
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}")
