@@ -47,7 +47,7 @@ def dataset_run(folder: Path, executor: str, workers: int, args: argparse.Namesp
         "--executor", executor, "--workers", str(workers), "--out", str(out), "--quiet",
     ]  # fmt: skip
     started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT, env=_env())
+    subprocess.run(command, check=True, cwd=folder, env=_env())
     wall = time.perf_counter() - started
     record = json.loads((out.with_name(f"{out.name}.units") / "runs/1.json").read_text())
     digest = hashlib.sha256((out / "result.json").read_bytes()).hexdigest()[:16]
@@ -99,7 +99,7 @@ def zoo_run(folder: Path, budget: str) -> None:
         "--executor", "process", "--workers", "2", "--quiet",
     ]  # fmt: skip
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True)
+    done = subprocess.run(command, cwd=folder, env=_env(), capture_output=True, text=True)
     wall = time.perf_counter() - started
     record = json.loads((out.with_name("zoo.units") / "runs/1.json").read_text())
     summary = json.loads((out / "summary.json").read_text())
@@ -120,8 +120,10 @@ def zoo_run(folder: Path, budget: str) -> None:
 
 
 def _env() -> dict[str, str]:
-    # Pinned creation time, so the runs' aggregates can be compared byte for byte.
-    return {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    # Pinned creation time, so the runs' aggregates can be compared byte for byte; run from
+    # the temporary folder (no git state to record, whatever is committed meanwhile) with
+    # this checkout's code.
+    return {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", "PYTHONPATH": str(ROOT)}
 
 
 def main(argv: list[str] | None = None) -> int:
