@@ -25,6 +25,7 @@ import contextlib
 import logging
 import multiprocessing
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -135,7 +136,9 @@ class ProcessExecutor:
     def _live_pool(self) -> futures.ProcessPoolExecutor:
         if self._pool is None:
             self._pool = futures.ProcessPoolExecutor(
-                max_workers=self.slots, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.slots,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_on_sigterm,
             )
         return self._pool
 
@@ -185,6 +188,12 @@ class ProcessExecutor:
             process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         self._pool = None
+
+
+def _exit_on_sigterm() -> None:
+    """In a pool worker: SIGTERM (``abort``) exits through Python, so a unit's temporary
+    shard folder is removed on the way out."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 class RayExecutor:
