@@ -38,19 +38,24 @@ RUNS = (("process", 1), ("process", 2), ("ray", 1), ("ray", 2))
 
 
 def dataset_run(folder: Path, executor: str, workers: int, args: argparse.Namespace) -> dict:
-    out = folder / f"{executor}-{workers}"
+    # Each run in its own folder with the same --out, so that the command every result
+    # records is the same too (it leaves out --executor and --workers).
+    run_folder = folder / f"{executor}-{workers}"
+    run_folder.mkdir()
+    out = run_folder / "out"
     command = [
         sys.executable, "-m", "harness", "audit", str(ZOO / "cnn_digits.onnx"),
         "--samples", "all", "--shard-size", str(args.shard_size),
         "--explainers", "integrated_gradients,occlusion", "--budget", args.budget,
         "--skip", "efficiency", "--skip", "attention", "--fail-on", "never",
-        "--executor", executor, "--workers", str(workers), "--out", str(out), "--quiet",
+        "--executor", executor, "--workers", str(workers), "--out", "out", "--quiet",
     ]  # fmt: skip
     started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=folder, env=_env())
+    subprocess.run(command, check=True, cwd=run_folder, env=_env())
     wall = time.perf_counter() - started
     record = json.loads((out.with_name(f"{out.name}.units") / "runs/1.json").read_text())
-    digest = hashlib.sha256((out / "result.json").read_bytes()).hexdigest()[:16]
+    text = (out / "result.json").read_bytes()
+    digest = hashlib.sha256(text).hexdigest()[:16]
     return {
         "executor": executor,
         "workers": workers,
@@ -60,6 +65,7 @@ def dataset_run(folder: Path, executor: str, workers: int, args: argparse.Namesp
         "unit_seconds": sum(u["seconds"] for u in record["units"].values()),
         "overhead": record["overhead_seconds_per_unit"],
         "digest": digest,
+        "text": text,
         "samples": json.loads((out / "result.json").read_text())["explanations"]["samples"],
     }
 
@@ -79,6 +85,13 @@ def print_dataset_table(rows: list[dict]) -> None:
         )
     same = len({r["digest"] for r in rows}) == 1
     print(f"aggregates identical across executors and worker counts: {same}")
+    for r in rows[1:]:  # where a result differs from the first run's, if it does
+        first = rows[0]["text"].decode().splitlines()
+        for number, (a, b) in enumerate(zip(first, r["text"].decode().splitlines(), strict=False)):
+            if a != b:
+                where = f"{r['executor']}-{r['workers']} line {number + 1}"
+                print(f"  {where}: {a.strip()} != {b.strip()}")
+                break
 
 
 def zoo_plan(folder: Path, budget: str) -> Path:
