@@ -137,3 +137,23 @@ def test_audit_many_help_lists_its_exit_codes_and_imports_nothing_heavy():
     assert done.stderr.strip().splitlines()[-1] == "[]"
     assert "5  partial: a work unit failed every attempt" in done.stdout
     assert "--executor {inline,process,ray}" in done.stdout
+
+
+def test_a_model_that_cannot_be_audited_is_listed_without_a_result_not_dropped(
+    tmp_path, tiny_folder, capsys
+):
+    from harness.testing import onnx_builders
+
+    broken = onnx_builders.nan_output_model(tmp_path)  # refused at intake: NaN outputs
+    plan = write_plan(tmp_path, tiny_folder, shard_size=6)
+    plan.write_text(plan.read_text() + f'\n[[models]]\nname = "broken"\nmodel = "{broken}"\n')
+    code = main(["audit-many", str(plan), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 5
+    assert "(broken intake) failed after 1 attempt(s): ModelOutputError" in err  # not retried
+    assert "broken: no result (its intake unit did not finish)" in err
+    summary = json.loads((tmp_path / "out/summary.json").read_text())
+    rows = {row["name"]: row for row in summary["models"]}
+    assert rows["broken"]["verdict"] == "no result" and rows["broken"]["rank"] == 2
+    assert rows["broken"]["report"] is None and rows["dataset"]["verdict"] == "pass"
+    assert not (tmp_path / "out/models/broken").exists()
