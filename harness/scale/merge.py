@@ -69,8 +69,11 @@ def merge_shards(
             section = sections.get(unit.id)
             found = _method(section, method) if section is not None else None
             if found is None and section is not None:  # the shard's stage failed or skipped
-                status = section.status if section.status == "skipped" else "failed"
-                found = MethodResult(method, status, reason=section.reason or "no result")
+                why = section.reason or "no result"
+                if section.status == "skipped":
+                    found = MethodResult(method, "skipped", reason=why)
+                else:
+                    found = MethodResult(method, "failed", reason=why)
             if found is None:
                 lacking.append(f"{unit.shard[0]}-{unit.shard[1]}")
                 continue
