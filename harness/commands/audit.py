@@ -97,6 +97,7 @@ def _audit_dataset(args: argparse.Namespace, config_file: Path | None) -> int:
         execution_from_args,
         print_failures,
         reproducible_command,
+        run_line,
     )
     from harness.commands.terminal import Terminal
     from harness.core.config import resolve_config
@@ -129,6 +130,8 @@ def _audit_dataset(args: argparse.Namespace, config_file: Path | None) -> int:
         command=reproducible_command(args.argv),
     )
     progress.finish()
+    if not config.quiet:
+        print(one_line(run_line(outcome)), file=sys.stderr)
     print_failures(outcome)  # before the verdict, which stays the last line
     result = outcome.aggregates[0].result
     if result is None:

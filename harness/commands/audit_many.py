@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         command=reproducible_command(args.argv),
     )
     progress.finish()
+    if not args.quiet:
+        print(one_line(run_line(outcome)), file=sys.stderr)
     print(f"wrote {outcome.out / 'summary.html'} ({len(outcome.aggregates)} model(s))")
     return outcome_exit_code(outcome)
 
@@ -122,6 +124,15 @@ def outcome_exit_code(outcome: ScaleOutcome) -> int:
     if outcome.partial:
         return ExitCode.PARTIAL
     return ExitCode.CHECK_FAILED if failed else ExitCode.OK
+
+
+def run_line(outcome: ScaleOutcome) -> str:
+    """``ran 16 of 17 units in 88.1 s (1 already in the store, 0 failed)``."""
+    report = outcome.report
+    return (
+        f"ran {report.ran} of {report.total} units in {report.wall_seconds:.1f} s "
+        f"({report.skipped} already in the store, {len(report.failed)} failed)"
+    )
 
 
 def print_failures(outcome: ScaleOutcome) -> None:

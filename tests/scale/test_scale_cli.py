@@ -28,6 +28,10 @@ def test_audit_many_writes_reports_and_a_summary_and_exits_0(tmp_path, tiny_fold
     captured = capsys.readouterr()
     assert code == 0
     assert "done dataset saliency 0-3" in captured.err  # plain progress lines off a terminal
+    assert (
+        "ran 3 of 3 units in " in captured.err
+        and "(0 already in the store, 0 failed)" in captured.err
+    )
     assert captured.err.strip().splitlines()[-1].startswith("dataset: verdict: pass")
     page = (tmp_path / "out/summary.html").read_text()
     assert 'href="models/dataset/report.html"' in page
