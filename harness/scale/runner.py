@@ -127,9 +127,10 @@ class _Run:
             pending.popleft()
             self.report.attempts[unit.id] += 1
             attempt = self.report.attempts[unit.id]
+            # Told before the submit: the inline executor runs the unit inside it.
+            self._tell("start", unit, f"attempt {attempt}" if attempt > 1 else "", starting=1)
             fault = self.store.take_fault(unit.id)
             self.running.append(self.executor.submit(unit, self._shard(unit), fault))
-            self._tell("start", unit, f"attempt {attempt}" if attempt > 1 else "")
 
     def _must_wait(self, unit: WorkUnit) -> bool:
         """On an executor that cannot keep a unit alone itself: a timed unit starts only on
@@ -176,7 +177,9 @@ class _Run:
         self.report.failed[unit.id] = record
         self._tell("failed", unit, str(outcome))
 
-    def _tell(self, event: str, unit: WorkUnit | None = None, detail: str = "") -> None:
+    def _tell(
+        self, event: str, unit: WorkUnit | None = None, detail: str = "", starting: int = 0
+    ) -> None:
         report = self.report
         done = report.skipped + report.ran
         left = report.total - done - len(report.failed)
@@ -185,7 +188,7 @@ class _Run:
         state = ProgressState(
             total=report.total,
             done=done,
-            running=len(self.running),
+            running=len(self.running) + starting,
             failed=len(report.failed),
             eta_seconds=eta,
             event=event,
