@@ -88,3 +88,22 @@ def test_progress_is_plain_lines_off_a_terminal_and_nothing_when_quiet():
 def test_the_recorded_command_leaves_out_where_the_units_ran():
     argv = ["audit-many", "p.toml", "--executor", "ray", "--workers=4", "--out", "o", "--quiet"]
     assert reproducible_command(argv) == "python -m harness audit-many p.toml --out o"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_status_line_is_rewritten_in_place_and_cleared_for_events():
+    stream = _Terminal()
+    progress = UnitProgress(quiet=False, stream=stream)
+    progress(_state("tick"))
+    progress(_state("done", detail="1.5 s"))
+    progress.finish()
+    status = "4/10 done, 2 running, 1 failed, ETA 01:05"
+    assert stream.getvalue() == (
+        f"\r\x1b[2K{status}"  # the status line, drawn in place
+        "\r\x1b[2K"  # cleared before the event's own line
+        f"[{status}] done m shard (1.5 s)\n"
+    )
