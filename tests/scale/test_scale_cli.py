@@ -161,3 +161,28 @@ def test_a_model_that_cannot_be_audited_is_listed_without_a_result_not_dropped(
     assert rows["broken"]["verdict"] == "no result" and rows["broken"]["rank"] == 2
     assert rows["broken"]["report"] is None and rows["dataset"]["verdict"] == "pass"
     assert not (tmp_path / "out/models/broken").exists()
+
+
+@pytest.mark.slow  # two fresh interpreters import torch
+def test_a_crashed_driver_loses_no_finished_unit_and_the_rerun_finishes_the_rest(
+    tmp_path, tiny_folder
+):
+    plan = write_plan(tmp_path, tiny_folder, shard_size=2)  # intake + 3 shards
+    third = [u.id for u in cut_plan(read_plan(plan)).units][2]
+    faults = Store.open(tmp_path / "out.units").root / "faults"
+    faults.mkdir()
+    (faults / third).write_text("kill\n")  # inline: the unit runs in the driver, which dies
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    command = [sys.executable, "-m", "harness", "audit-many", str(plan), "--out", "out"]
+    crashed = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert crashed.returncode == -9  # SIGKILL: no clean-up ran
+    assert len(list((tmp_path / "out.units/units").glob("*.json"))) == 2
+    assert not list(tmp_path.glob("out.units/units/.*.tmp"))  # nothing half-written
+
+    rerun = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert (
+        "ran 2 of 4 units" in rerun.stderr and "(2 already in the store, 0 failed)" in rerun.stderr
+    )
+    result = json.loads((tmp_path / "out/models/dataset/result.json").read_text())
+    assert result["explanations"]["samples"] == SAMPLES
