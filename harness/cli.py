@@ -33,6 +33,9 @@ from harness.core.config import (
 )
 from harness.core.errors import ExitCode, HarnessError, first_line
 
+# The executors of harness.scale.executors, spelled here so that --help imports nothing.
+EXECUTORS = ("inline", "process", "ray")
+
 __all__ = ["main"]
 
 EXIT_CODES = """\
@@ -44,6 +47,7 @@ exit codes:
      or what the machine lacks (memory, disk space, permission to write --out)
   3  internal error (a bug in the harness: please report it with --debug output)
   4  gate: inconclusive (too few samples or too much noise to decide; see --inconclusive)
+  5  audit-many, audit --samples all: partial (a work unit failed every attempt)
 """
 
 # Each subcommand's --help lists only the exit codes it can return.
@@ -58,6 +62,13 @@ COMMAND_EXIT_CODES = {
     + _BUG,
     "report": "exit codes:\n  0  report written\n" + _BAD_INPUT + _BUG,
     "compare": "exit codes:\n  0  comparison written, whatever changed\n" + _BAD_INPUT + _BUG,
+    "audit-many": "exit codes:\n"
+    "  0  every work unit finished; no model's verdict fails under its fail_on\n"
+    "  1  a stage failed, or a model's verdict fails under its fail_on\n"
+    + _BAD_INPUT
+    + _BUG
+    + "  5  partial: a work unit failed every attempt (named on stderr); rerun the same\n"
+    "     command to run only the missing units\n",
     "gate": "exit codes:\n"
     "  0  no check regressed\n"
     "  1  a check regressed (or, with --strict-env, the environments differ)\n"
@@ -85,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_audit(commands)
+    _add_audit_many(commands)
     _add_report(commands)
     _add_compare(commands)
     _add_gate(commands)
@@ -172,9 +184,10 @@ def _add_audit(commands: Any) -> None:
     )
     audit.add_argument(
         "--samples",
-        type=int,
-        metavar="N",
-        help=f"samples to explain, 1 to {MAX_SAMPLES} (default by budget)",
+        type=_samples,
+        metavar="N|all",
+        help=f"samples to explain, 1 to {MAX_SAMPLES} (default by budget); all: every sample "
+        "of --data (or of the model's task), in shard x method work units",
     )
     audit.add_argument(
         "--target",
@@ -208,7 +221,65 @@ def _add_audit(commands: Any) -> None:
     )
     audit.add_argument("--force", action="store_true", help="replace an existing --out")
     _add_vocab(audit)
+    _add_scale_options(audit, "--samples all: ")
+    audit.add_argument(
+        "--shard-size", type=int, metavar="N", help="--samples all: samples per work unit (32)"
+    )
     _add_debug(audit)
+
+
+def _samples(text: str) -> int | str:
+    """--samples N or all (N is range-checked with the config file's value)."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'all', got {text!r}") from None
+
+
+def _add_scale_options(parser: argparse.ArgumentParser, prefix: str) -> None:
+    """Where work units run (harness.scale): the same flags for audit-many and audit."""
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        help=f"{prefix}run work units inline (default), in a process pool, or on Ray",
+    )
+    parser.add_argument("--workers", type=int, metavar="N", help=f"{prefix}units run at once (1)")
+    parser.add_argument(
+        "--ray-address",
+        metavar="HOST:PORT",
+        help=f"{prefix}an existing Ray cluster (or 'auto'); default: start a local one",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="DIR",
+        help=f"{prefix}where finished units are kept (default OUT.units); a rerun resumes",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help=f"{prefix}further attempts of a unit that crashes, 0 to 10 (2)",
+    )
+
+
+def _add_audit_many(commands: Any) -> None:
+    many = _add_command(
+        commands,
+        "audit-many",
+        help="audit every model of a TOML plan as work units (inline, processes or Ray)",
+        description="Audit the models of PLAN (a TOML file: [[models]] tables with their\n"
+        "settings; see README 'Scale-out') as deterministic work units, kept in a store so\n"
+        "that a stopped run resumes, into OUT/summary.html and OUT/models/NAME/.",
+    )
+    many.add_argument("plan", metavar="PLAN")
+    many.add_argument(
+        "--out", metavar="DIR", help="output folder (default ./audit-many-<plan stem>/)"
+    )
+    _add_scale_options(many, "")
+    many.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _add_debug(many)
 
 
 def _add_report(commands: Any) -> None:
@@ -340,6 +411,10 @@ def _command_module(name: str) -> ModuleType:
         from harness.commands import audit
 
         return audit
+    if name == "audit-many":
+        from harness.commands import audit_many
+
+        return audit_many
     if name == "report":
         from harness.commands import report
 

@@ -4,6 +4,7 @@ not only `tox -e lint` and CI (docs/architecture.md explains each contract)."""
 from __future__ import annotations
 
 import configparser
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +30,11 @@ def lint_imports() -> subprocess.CompletedProcess[str]:
     entry = (
         "import sys; from importlinter.cli import lint_imports_command as main; sys.exit(main())"
     )
+    # A wide terminal for its report: a long contract name must not wrap onto two lines.
     return subprocess.run(
         [sys.executable, "-c", entry, "--no-cache", "--no-logo"],
         cwd=REPO,
+        env={**os.environ, "COLUMNS": "200"},
         capture_output=True,
         text=True,
         check=False,

@@ -13,14 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.commands.outcome import one_line
-from harness.core.errors import ExitCode, shorten
+from harness.core.errors import ExitCode, UsageError, shorten
 from harness.core.verdict import FailOn, fails_under, verdict_line
 
 if TYPE_CHECKING:
     from harness.commands.terminal import Terminal
     from harness.core.result import AuditResult
 
-__all__ = ["run"]
+__all__ = ["command_line", "run"]
+
+# Flags that only mean something for a dataset's explanations in work units.
+_SCALE_FLAGS = ("executor", "workers", "ray_address", "store", "shard_size", "retries")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +34,15 @@ def run(args: argparse.Namespace) -> int:
     from harness.reports.vocabulary import load_vocabulary
 
     config_file = Path(args.config) if args.config else None
+    if getattr(args, "samples", None) == "all":
+        return _audit_dataset(args, config_file)
+    given = [f for f in _SCALE_FLAGS if getattr(args, f, None) is not None]
+    if given:
+        flag = "--" + given[0].replace("_", "-")
+        raise UsageError(
+            f"{flag} runs a dataset's explanations in work units: add --samples all (or use "
+            "audit-many for several models)"
+        )
     config = resolve_config(args.model, _flag_settings(args), config_file, Path.cwd())
     # A bad --vocab is refused now, not after minutes of measuring.
     vocabulary = load_vocabulary(Path(args.vocab)) if getattr(args, "vocab", None) else None
@@ -39,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         result, out = audit(
             config,
             terminal.progress,
-            command=_command_line(args.argv),
+            command=command_line(args.argv),
             vocabulary=vocabulary,
             stage_progress=terminal.stage_progress,
         )
@@ -84,6 +96,61 @@ def _exit_code(result: AuditResult, failed: tuple[str, ...], fail_on: FailOn) ->
     return ExitCode.OK
 
 
+def _audit_dataset(args: argparse.Namespace, config_file: Path | None) -> int:
+    """``--samples all``: every sample of --data (or of the model's task) explained in
+    shard x method work units (harness.scale), resumable from their store."""
+    from dataclasses import replace
+
+    from harness.commands.audit_many import (
+        UnitProgress,
+        execution_from_args,
+        print_failures,
+        reproducible_command,
+        run_line,
+    )
+    from harness.commands.terminal import Terminal
+    from harness.core.config import resolve_config
+    from harness.scale.plan import (
+        DEFAULT_RETRIES,
+        DEFAULT_SHARD_SIZE,
+        check_retries,
+        check_shard_size,
+        single_model_plan,
+    )
+    from harness.scale.scaled import audit_dataset
+
+    config = resolve_config(args.model, _flag_settings(args), config_file, Path.cwd())
+    if "explanations" in config.skip:
+        raise UsageError("--samples all explains a dataset; drop --skip explanations")
+    shard_size = args.shard_size if args.shard_size is not None else DEFAULT_SHARD_SIZE
+    retries = args.retries if args.retries is not None else DEFAULT_RETRIES
+    check_shard_size(shard_size, "--shard-size")
+    check_retries(retries, "--retries")
+    plan = single_model_plan(replace(config, samples=None), shard_size, retries)
+    terminal = Terminal(quiet=config.quiet)
+    progress = UnitProgress(quiet=config.quiet)
+    outcome = audit_dataset(
+        plan,
+        config.out_dir,
+        config.force,
+        Path(args.store) if args.store else None,
+        execution_from_args(args),
+        progress,
+        command=reproducible_command(args.argv),
+    )
+    progress.finish()
+    if not config.quiet:
+        print(one_line(run_line(outcome)), file=sys.stderr)
+    print_failures(outcome)  # before the verdict, which stays the last line
+    result = outcome.aggregates[0].result
+    if result is None:
+        return ExitCode.PARTIAL
+    code = _report(result, outcome.out, terminal, config.fail_on)
+    if code == ExitCode.INTERNAL or not outcome.partial:
+        return code
+    return ExitCode.PARTIAL
+
+
 def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The options given on the command line, as settings (those not given left out)."""
     from harness.core.config import settings_from_flags
@@ -101,7 +168,7 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
         budget=args.budget,
         backend=args.backend,
         explainers=args.explainers,
-        samples=args.samples,
+        samples=args.samples if args.samples != "all" else None,
         target=args.target,
         skip=args.skip,
         quiet=args.quiet,
@@ -111,7 +178,7 @@ def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _command_line(argv: Sequence[str]) -> str:
+def command_line(argv: Sequence[str]) -> str:
     """The command as a user would type it again, whatever launched it (the ``harness``
     script or ``python -m harness``)."""
     return shlex.join(["python", "-m", "harness", *argv])

@@ -56,6 +56,7 @@ __all__ = [
     "THREADS_PER_CPU",
     "AuditConfig",
     "check_threads",
+    "config_from_table",
     "default_out_dir",
     "find_pyproject",
     "findings_from_file",
@@ -251,6 +252,15 @@ def _check_membership_pair(config: AuditConfig) -> None:
             f"{present} was given without {missing[0]}; the privacy stage compares the two, "
             "so pass both files (or neither, for a zoo model's own train and test splits)"
         )
+
+
+def config_from_table(model: str, table: dict[str, Any], origin: Path) -> AuditConfig:
+    """MODEL's settings from TABLE (the keys of [tool.harness]) over the defaults, checked
+    as a config file's are and with its relative paths taken from ORIGIN's folder: one
+    model of an audit plan (``harness audit-many``)."""
+    config = _merge(AuditConfig(model=model), _settings_from_table(table, origin), f"file:{origin}")
+    _check_membership_pair(config)
+    return config
 
 
 def findings_from_file(config_file: Path, base: FindingThresholds) -> FindingThresholds:

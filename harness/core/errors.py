@@ -62,6 +62,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad usage or bad input
     INTERNAL = 3  # internal error
     INCONCLUSIVE = 4  # gate: too few samples or too much noise to decide (see --inconclusive)
+    PARTIAL = 5  # audit-many, audit --samples all: a work unit failed every attempt
 
 
 class HarnessError(Exception):

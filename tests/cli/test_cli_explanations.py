@@ -52,7 +52,7 @@ def test_an_unknown_explainer_exits_2_naming_it_before_any_work(tmp_path, capsys
     [
         (["--samples", "0"], "--samples must be an integer from 1 to 10000, got 0"),
         (["--target", "-2"], "--target must be a non-negative output index, got -2"),
-        (["--samples", "many"], "argument --samples: invalid int value: 'many'"),
+        (["--samples", "many"], "argument --samples: expected a number or 'all', got 'many'"),
     ],
 )
 def test_bad_explanation_flags_exit_2(tmp_path, capsys, flags, says):

@@ -43,6 +43,7 @@ def test_exit_code_values_match_the_documented_table() -> None:
         "USAGE": 2,
         "INTERNAL": 3,
         "INCONCLUSIVE": 4,
+        "PARTIAL": 5,
     }
 
 
