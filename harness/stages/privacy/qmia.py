@@ -174,7 +174,9 @@ class _Features:
         components = max(1, min(_COMPONENTS, flat.shape[0] - 1, flat.shape[1]))
         # Randomised SVD: a few components of thousands of pixels in a fraction of the full
         # SVD's time, and seeded.
-        self._pca = PCA(n_components=components, svd_solver="randomized", random_state=seed)
+        self._pca = PCA(
+            n_components=components, svd_solver="randomized", random_state=_sklearn_seed(seed)
+        )
         self._pca.fit(flat)
         self._classes = classes
 
@@ -201,5 +203,12 @@ def _regression(quantile: float, iterations: int, seed: int):  # type: ignore[no
         quantile=quantile,
         max_iter=iterations,
         early_stopping=False,
-        random_state=seed,
+        random_state=_sklearn_seed(seed),
     )
+
+
+def _sklearn_seed(seed: int) -> int:
+    """SEED (any non-negative integer: ``--seed`` is unbounded) mapped into the 32-bit range
+    scikit-learn's ``random_state`` accepts, through numpy's SeedSequence, so that seeds
+    past 2**32 stay distinct instead of failing the stage."""
+    return int(np.random.SeedSequence(seed).generate_state(1)[0])

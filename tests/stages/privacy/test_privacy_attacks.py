@@ -165,3 +165,15 @@ def test_the_same_seed_gives_the_same_numbers() -> None:
     assert np.array_equal(first.nonmember_flags[0.01], again.nonmember_flags[0.01])
     judged = Judged(first.members, first.nonmembers, first.member_flags, first.nonmember_flags)
     assert separation(judged, 100, 100, seed=5) == separation(judged, 100, 100, seed=5)
+
+
+@pytest.mark.parametrize("seed", [2**32, 2**64, 10**23])
+def test_a_seed_past_the_32_bit_range_runs_and_repeats(seed: int) -> None:
+    # --seed takes any non-negative integer; scikit-learn's random_state stops at 2**32 - 1.
+    rng = np.random.default_rng(4)
+    members = _qmia_side(*_records(200, rng, 1.0), seed=1)
+    nonmembers = _qmia_side(*_records(400, rng, 0.0), seed=2)
+    first = qmia_scores(members, nonmembers, (0.01,), iterations=10, seed=seed)
+    again = qmia_scores(members, nonmembers, (0.01,), iterations=10, seed=seed)
+    assert np.isfinite(first.members).all()
+    assert np.array_equal(first.members, again.members)
